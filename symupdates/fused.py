@@ -1,0 +1,225 @@
+"""The element-wise engine: one formula, traced once, applied to every tensor.
+
+Most update rules are element-wise: the new value of each parameter element
+and of its state depends only on the same element of the gradient and state
+and on a few scalars (learning rate, betas, the step number).  A rule states
+that formula once, as a ``step`` function written with ordinary PyTensor
+operations on scalars::
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t):
+        m = beta1 * m + (1 - beta1) * grad
+        ...
+        return m, v, param - a_t * m / (pt.sqrt(v) + epsilon)
+
+:func:`elementwise_updates` traces ``step`` once per dtype on 0-d
+placeholders, splits the traced graph into
+
+* the *loop-invariant* part, which depends on hyperparameters only
+  (``a_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``): it stays an ordinary
+  graph and is computed once per step, and
+* the *element-wise* part, which becomes a single scalar
+  :class:`~pytensor.scalar.basic.Composite`,
+
+and applies the composite to all parameters at once.  Why: compile time.
+PyTensor's rewriter re-validates the whole graph at each replacement, so a
+graph with a handful of element-wise nodes per parameter compiles in time
+quadratic in the number of parameters.  A graph built already fused leaves
+the rewriter nothing to do per parameter, and the apply stage
+(:func:`apply_composite`) can hand all parameters of a group to one node.
+"""
+
+from collections import OrderedDict
+
+import pytensor.scalar as ps
+import pytensor.tensor as pt
+from pytensor.graph.basic import Constant
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
+
+from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, new_state, step_counter
+
+__all__ = ["elementwise_rule", "elementwise_updates", "trace_elementwise", "apply_composite"]
+
+
+class NotElementwiseError(TypeError):
+    """A ``step`` function used an operation that is not element-wise."""
+
+
+def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
+    """Trace ``step`` into a scalar ``Composite``.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(*elements, **hyper) -> output or tuple of outputs``.
+    input_dtypes : sequence of str
+        The dtype of each element argument.
+    output_dtypes : sequence of str
+        The dtype of each output; the formula is cast to it inside the kernel.
+    hyper : dict of str -> 0-d tensor
+        The hyperparameters, already cast.
+
+    Returns
+    -------
+    composite : Composite
+        Inputs: one scalar per element argument, then one per entry of
+        ``invariants``.
+    invariants : list of 0-d tensors
+        The loop-invariant values the composite reads (functions of the
+        hyperparameters only), to be passed after the element arguments.
+    """
+    placeholders = [pt.tensor(dtype=d, shape=(), name="element%d" % i) for i, d in enumerate(input_dtypes)]
+    outputs = step(*placeholders, **hyper)
+    if not isinstance(outputs, (tuple, list)):
+        outputs = (outputs,)
+    outputs = [pt.as_tensor_variable(o) for o in outputs]
+    float_dtype = output_dtypes[0]
+
+    scalar_of = {ph: ps.get_scalar_type(ph.dtype)() for ph in placeholders}
+    elementwise = {ph: True for ph in placeholders}
+    invariants, invariant_scalars = [], []
+
+    def depends_on_elements(var):
+        if var not in elementwise:
+            owner = var.owner
+            elementwise[var] = owner is not None and any(depends_on_elements(i) for i in owner.inputs)
+        return elementwise[var]
+
+    def to_scalar(var):
+        if var in scalar_of:
+            return scalar_of[var]
+        if var.ndim != 0:
+            raise NotElementwiseError(
+                "%s: the formula produced %s with %d dimensions; only scalar "
+                "(element-wise) operations may be used" % (name, var, var.ndim)
+            )
+        if not depends_on_elements(var):
+            if isinstance(var, Constant):
+                # A literal in a formula takes the formula's float dtype:
+                # ``0.1 * grad`` must not upcast a float32 kernel.
+                dtype = float_dtype if var.dtype.startswith("float") else var.dtype
+                scalar_of[var] = ps.constant(var.data.item(), dtype=dtype)
+            else:
+                scalar_of[var] = ps.get_scalar_type(var.dtype)()
+                invariants.append(var)
+                invariant_scalars.append(scalar_of[var])
+            return scalar_of[var]
+        node = var.owner
+        if isinstance(node.op, Elemwise):
+            scalar_outputs = node.op.scalar_op.make_node(*[to_scalar(i) for i in node.inputs]).outputs
+            scalar_of.update(zip(node.outputs, scalar_outputs))
+        elif isinstance(node.op, DimShuffle) and node.inputs[0].ndim == 0:
+            scalar_of[var] = to_scalar(node.inputs[0])
+        else:
+            raise NotElementwiseError(
+                "%s: %s is not an element-wise operation; write the formula with "
+                "scalar arithmetic (+, *, sqrt, maximum, switch, ...)" % (name, node.op)
+            )
+        return scalar_of[var]
+
+    if len(outputs) != len(output_dtypes):
+        raise ValueError("%s returned %d values for %d targets" % (name, len(outputs), len(output_dtypes)))
+    scalar_outputs = []
+    for out, dtype in zip(outputs, output_dtypes):
+        s = to_scalar(out)
+        if s.type.dtype != dtype:
+            s = ps.cast(s, dtype)
+        if s.owner is None:
+            s = ps.identity(s)  # a Composite output may not be one of its inputs
+        scalar_outputs.append(s)
+    composite = ps.Composite([scalar_of[ph] for ph in placeholders] + invariant_scalars, scalar_outputs)
+    return composite, invariants
+
+
+def apply_composite(composite, rows, invariants):
+    """Apply ``composite`` element-wise to every row.
+
+    ``rows`` is a list of tuples of tensors, one tuple per parameter; 0-d
+    entries broadcast.  ``invariants`` (0-d) are appended to every row.
+    Returns a list of output lists, one per row.
+    """
+    op = Elemwise(composite)
+    results = []
+    for row in rows:
+        outs = op(*row, *invariants)
+        results.append(list(outs) if isinstance(outs, (list, tuple)) else [outs])
+    return results
+
+
+def elementwise_updates(step, rows, targets, hyper=None, name="step"):
+    """Updates ``{target: step(*row)}`` for element-wise rules.
+
+    Parameters
+    ----------
+    step : callable
+        The formula: ``step(*row, **hyper)`` returns one output per target,
+        in the order of ``targets``.
+    rows : sequence of tuples of tensors
+        For each parameter, the element-wise arguments of ``step`` (for
+        example ``(param, grad, m, v)``).  0-d tensors broadcast.
+    targets : sequence of tuples of shared variables
+        For each parameter, the variables that receive ``step``'s outputs
+        (for example ``(m, v, param)``).  Each output is computed in, and
+        cast to, its target's dtype.
+    hyper : dict
+        Hyperparameters (numbers or symbolic scalars), cast to the dtype of
+        each parameter group's first target.
+
+    Returns
+    -------
+    OrderedDict
+        ``{target: expression}``, row by row, in target order.
+    """
+    hyper = hyper or {}
+    rows = [tuple(pt.as_tensor_variable(x) for x in row) for row in rows]
+    targets = [tuple(t) for t in targets]
+    groups = OrderedDict()
+    for index, (row, target) in enumerate(zip(rows, targets)):
+        key = (tuple(x.dtype for x in row), tuple(t.dtype for t in target))
+        groups.setdefault(key, []).append(index)
+
+    results = [None] * len(rows)
+    for (input_dtypes, output_dtypes), indices in groups.items():
+        dtype = output_dtypes[0]
+        cast = {k: as_hyperparameter(v, dtype, name=k) for k, v in hyper.items()}
+        composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
+        outputs = apply_composite(composite, [rows[i] for i in indices], invariants)
+        for i, outs in zip(indices, outputs):
+            results[i] = outs
+
+    updates = OrderedDict()
+    for target, outs in zip(targets, results):
+        for var, expr in zip(target, outs):
+            updates[var] = as_type_of(expr, var)
+    return updates
+
+
+
+def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, **hyper):
+    """Updates of a rule whose state is element-wise: the front door of rules.
+
+    Creates, for each parameter, one state variable per slot (named
+    ``<param>.<rule>.<slot>``; a slot is a name, or a ``(name, initial
+    value)`` pair), and with ``counter=True`` one integer step counter whose
+    next value is passed to ``step`` as ``t`` (1 on the first step).
+    ``step(param, grad, *slots, **hyper)`` returns the new slots followed by
+    the new parameter.  The result maps slots then parameter, parameter by
+    parameter, then the counter.
+    """
+    params = check_params(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    for key, value in hyper.items():  # refuse a bad value before creating any state
+        as_hyperparameter(value, params[0].dtype, name=key)
+    slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
+    states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
+    if counter:
+        count, hyper["t"] = step_counter(rule)
+    updates = elementwise_updates(
+        step,
+        rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
+        targets=[(*s, p) for p, s in zip(params, states)],
+        hyper=hyper,
+        name=rule,
+    )
+    if counter:
+        updates[count] = hyper["t"]
+    return updates
