@@ -8,7 +8,7 @@ optimizer state) to its update expression, for
 """
 
 from .constraints import norm_constraint, total_norm_constraint
-from .core import get_or_compute_grads, is_state
+from .core import RULES, get_or_compute_grads, is_state
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules
 from .state import get_state_values, set_state_values, state_variables
@@ -16,6 +16,7 @@ from .state import get_state_values, set_state_values, state_variables
 __version__ = "0.1.0"
 
 __all__ = [
+    "RULES",
     "get_or_compute_grads",
     "is_state",
     "norm_constraint",

@@ -26,6 +26,7 @@ __all__ = [
     "step_counter",
     "is_state",
     "param_label",
+    "RULES",
 ]
 
 #: Attribute set on the ``tag`` of every shared variable this package creates
@@ -232,15 +233,27 @@ def step_counter(rule, name="t"):
 # partial application
 
 
-def update_rule(rule):
-    """Decorate an update rule to support PyMC's partial application.
+#: Every public update rule, by name, in definition order (filled by :func:`update_rule`).
+RULES = OrderedDict()
+
+
+def update_rule(rule=None, *, anchors=None):
+    """Register an update rule and give it PyMC's partial application.
 
     ``rule(loss_or_grads, params, ...)`` computes updates as usual; called
     with hyperparameters only (``rule(learning_rate=0.1)``) it returns a
     callable ``f(loss_or_grads, params)``.  Giving exactly one of
     ``loss_or_grads`` and ``params`` raises ``ValueError``.  Hyperparameter
     names are checked at once in both cases.
+
+    ``anchors`` maps a reference implementation (``"torch.optim.Adam"``,
+    ``"optax.adam"``, ``"Lasagne"``, ...) to the keyword arguments that make
+    the rule reproduce its numbers; the tests run every anchor and the
+    documentation's rule table is generated from it.  Use as ``@update_rule``
+    or ``@update_rule(anchors={...})``.
     """
+    if rule is None:
+        return functools.partial(update_rule, anchors=anchors)
     signature = inspect.signature(rule)
     first, second = list(signature.parameters)[:2]
 
@@ -260,6 +273,8 @@ def update_rule(rule):
             )
         return rule(*args, **kwargs)
 
+    wrapper.anchors = dict(anchors or {})
+    RULES[rule.__name__] = wrapper
     return wrapper
 
 
