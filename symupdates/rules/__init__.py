@@ -1,7 +1,7 @@
 """Update rules, one module per family; each rule is one function."""
 
-from . import adam_family, adaptive, descent
-from .descent import *  # noqa: F401,F403  (first: RULES lists Lasagne's order)
+from . import descent, adaptive, adam_family  # noqa: I001  (order: RULES lists Lasagne first)
+from .descent import *  # noqa: F401,F403
 from .adaptive import *  # noqa: F401,F403
 from .adam_family import *  # noqa: F401,F403
 
