@@ -4,5 +4,7 @@ from . import descent, adaptive, adam_family  # noqa: I001  (order: RULES lists 
 from .descent import *  # noqa: F401,F403
 from .adaptive import *  # noqa: F401,F403
 from .adam_family import *  # noqa: F401,F403
+from .sign import *  # noqa: F401,F403
+from . import sign
 
-__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__
+__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__ + sign.__all__

@@ -1,4 +1,17 @@
-"""Per-element adaptive step sizes: AdaGrad, RMSprop, AdaDelta (Lasagne's and PyMC's forms)."""
+"""Per-element adaptive step sizes: AdaGrad, RMSprop, AdaDelta, Graves' RMSprop, SMORMS3.
+
+Lasagne's ``adagrad``, ``rmsprop`` and ``adadelta`` and PyMC's
+``adagrad_window`` keep their arguments, defaults and formulas; keyword-only
+switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
+``weight_decay``, ``maximize`` and ``learning_rate_in_velocity`` (see
+:mod:`symupdates.rules.descent`):
+
+``epsilon_in_sqrt``
+    ``True``: divide by ``sqrt(accu + epsilon)`` (Lasagne, Keras 3, optax's
+    default); ``False``: by ``sqrt(accu) + epsilon`` (torch, Chainer, Keras 2).
+"""
+
+import numbers
 
 import numpy as np
 import pytensor.tensor as pt
@@ -13,12 +26,36 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_rule
+from .descent import as_float_step, check_switch, coupled_gradient, is_off, optional_hyperparameters
 
-__all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta"]
+__all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta", "rmsprop_graves", "smorms3"]
 
 
-@update_rule
-def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
+def root(accu, epsilon, epsilon_in_sqrt):
+    """The denominator of an adaptive step: ``epsilon`` inside or outside the square root."""
+    return pt.sqrt(accu + epsilon) if epsilon_in_sqrt else pt.sqrt(accu) + epsilon
+
+
+def initial_value(name, value):
+    """A state's starting value: a number (state is created before any step)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a number, got %r" % (name, value))
+    return float(value)
+
+
+@update_rule(
+    anchors={
+        "Lasagne": {},
+        "torch.optim.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-10, "epsilon_in_sqrt": False},
+        "optax.adagrad": {"epsilon": 1e-7, "initial_accumulator_value": 0.1},
+        "keras.optimizers.Adagrad": {"learning_rate": 0.001, "epsilon": 1e-7, "initial_accumulator_value": 0.1},
+        "chainer.optimizers.AdaGrad": {"learning_rate": 0.001, "epsilon": 1e-8, "epsilon_in_sqrt": False},
+    }
+)
+def adagrad(
+    loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, *, epsilon_in_sqrt=True, learning_rate_decay=0.0,
+    initial_accumulator_value=0.0, weight_decay=0.0, maximize=False,
+):
     """AdaGrad: steps scaled by the root of the sum of all squared gradients.
 
     ::
@@ -26,35 +63,89 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
         accu  := accu + grad**2
         param := param - learning_rate * grad / sqrt(accu + epsilon)
 
+    In full, at step ``t`` (1, 2, ...), with ``grad`` after ``maximize`` and
+    ``weight_decay``::
+
+        lr_t  := learning_rate / (1 + (t - 1) * learning_rate_decay)
+        accu  := accu + grad**2                    (accu starts at initial_accumulator_value)
+        param := param - lr_t * grad / sqrt(accu + epsilon)      (epsilon_in_sqrt=True)
+        param := param - lr_t * grad / (sqrt(accu) + epsilon)    (epsilon_in_sqrt=False)
+
     Parameters
     ----------
     learning_rate : float or symbolic scalar
         The step size (default 1.0).
     epsilon : float or symbolic scalar
-        Added inside the square root for numerical stability (default 1e-6).
+        Keeps the denominator away from zero (default 1e-6).
+    epsilon_in_sqrt : bool
+        True (default): inside the square root (Lasagne, Keras, optax);
+        False: outside (torch, Chainer).
+    learning_rate_decay : float or symbolic scalar
+        torch's ``lr_decay``: inverse-time decay of the step size (default 0).
+    initial_accumulator_value : float
+        The accumulator's starting value (default 0; Keras and optax use 0.1).
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient (torch's, default 0).
+    maximize : bool
+        Ascend the loss instead (default False).
 
     Returns
     -------
     OrderedDict
         ``{accu: ..., param: ...}`` for each parameter; the accumulator is
-        named ``<param>.adagrad.accu``.
+        named ``<param>.adagrad.accu``; with ``learning_rate_decay`` the step
+        counter ``adagrad.t`` follows.
 
     Notes
     -----
-    torch.optim.Adagrad adds epsilon outside the square root.  Reference:
-    Duchi, Hazan and Singer (2011), Adaptive Subgradient Methods for Online
-    Learning and Stochastic Optimization, JMLR 12:2121-2159.
+    Anchors: Lasagne: the defaults.  ``torch.optim.Adagrad``:
+    ``learning_rate=0.01, epsilon=1e-10, epsilon_in_sqrt=False`` (its
+    ``lr_decay``, ``initial_accumulator_value``, ``weight_decay`` and
+    ``maximize`` map to the switches of the same meaning).
+    ``keras.optimizers.Adagrad``: ``learning_rate=0.001, epsilon=1e-7,
+    initial_accumulator_value=0.1``.  ``optax.adagrad``: ``epsilon=1e-7,
+    initial_accumulator_value=0.1`` (optax returns a zero step where the
+    accumulator is zero, which with ``epsilon > 0`` is what this computes).
+    ``chainer.optimizers.AdaGrad``: ``learning_rate=0.001, epsilon=1e-8,
+    epsilon_in_sqrt=False``.  Reference: Duchi, Hazan and Singer (2011),
+    Adaptive Subgradient Methods for Online Learning and Stochastic
+    Optimization, JMLR 12:2121-2159.
     """
+    epsilon_in_sqrt = check_switch("epsilon_in_sqrt", epsilon_in_sqrt)
+    maximize = check_switch("maximize", maximize)
+    initial = initial_value("initial_accumulator_value", initial_accumulator_value)
 
-    def step(param, grad, accu, lr, epsilon):
+    def step(param, grad, accu, lr, epsilon, weight_decay=None, learning_rate_decay=None, t=None):
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
+        if learning_rate_decay is not None:
+            lr = lr / (1 + (as_float_step(t, lr) - 1) * learning_rate_decay)
         accu = accu + grad**2
-        return accu, param - lr * grad / pt.sqrt(accu + epsilon)
+        return accu, param - lr * grad / root(accu, epsilon, epsilon_in_sqrt)
 
-    return elementwise_rule(step, loss_or_grads, params, "adagrad", slots=["accu"], lr=learning_rate, epsilon=epsilon)
+    return elementwise_rule(
+        step, loss_or_grads, params, "adagrad", slots=[("accu", initial)],
+        counter=not is_off(learning_rate_decay), lr=learning_rate, epsilon=epsilon,
+        **optional_hyperparameters(weight_decay=weight_decay, learning_rate_decay=learning_rate_decay),
+    )
 
 
-@update_rule
-def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
+@update_rule(
+    anchors={
+        "Lasagne": {},
+        "torch.optim.RMSprop": {
+            "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_in_sqrt": False,
+            "learning_rate_in_velocity": False,
+        },
+        "optax.rmsprop": {"epsilon": 1e-8},
+        "keras.optimizers.RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7},
+        "chainer.optimizers.RMSprop": {"learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_in_sqrt": False},
+    }
+)
+def rmsprop(
+    loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_in_sqrt=True, centered=False,
+    momentum=0.0, nesterov=False, learning_rate_in_velocity=True, initial_accumulator_value=0.0,
+    weight_decay=0.0, maximize=False,
+):
     """RMSprop: steps scaled by a moving root mean square of the gradients.
 
     ::
@@ -62,33 +153,109 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
         accu  := rho * accu + (1 - rho) * grad**2
         param := param - learning_rate * grad / sqrt(accu + epsilon)
 
+    In full, with ``grad`` after ``maximize`` and ``weight_decay``::
+
+        accu     := rho * accu + (1 - rho) * grad**2      (starts at initial_accumulator_value)
+        grad_avg := rho * grad_avg + (1 - rho) * grad     (centered only)
+        var      := accu - grad_avg**2 if centered else accu
+        scaled   := grad / sqrt(var + epsilon)            (epsilon_in_sqrt=False: sqrt(var) + epsilon)
+        without momentum:  param := param - learning_rate * scaled
+        learning_rate_in_velocity=True:   velocity := momentum * velocity + learning_rate * scaled
+                                          param := param - velocity
+                                          (nesterov: param - learning_rate * scaled - momentum * velocity)
+        learning_rate_in_velocity=False:  velocity := momentum * velocity + scaled
+                                          param := param - learning_rate * velocity
+                                          (nesterov: param - learning_rate * (scaled + momentum * velocity))
+
     Parameters
     ----------
     learning_rate : float or symbolic scalar
         The step size (default 1.0).
     rho : float or symbolic scalar
-        Decay rate of the moving average (default 0.9).
+        Decay rate of the moving averages (default 0.9; torch's ``alpha``,
+        optax's ``decay``).
     epsilon : float or symbolic scalar
-        Added inside the square root (default 1e-6).
+        Keeps the denominator away from zero (default 1e-6).
+    epsilon_in_sqrt : bool
+        True (default): inside the square root (Lasagne, Keras 3, optax);
+        False: outside (torch, Chainer, Keras 2).
+    centered : bool
+        Divide by an estimate of the variance instead of the second moment
+        (Graves 2013; default False).
+    momentum : float or symbolic scalar
+        Momentum on the scaled step (default 0: none, and no velocity state).
+    nesterov : bool
+        Nesterov momentum (optax's ``nesterov``; default False).
+    learning_rate_in_velocity : bool
+        With momentum: True (default) for Keras and optax, False for torch.
+    initial_accumulator_value : float
+        The starting value of ``accu`` (optax's ``initial_scale``; default 0).
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient (torch's, default 0).
+    maximize : bool
+        Ascend the loss instead (default False).
 
     Notes
     -----
-    The accumulator is named ``<param>.rmsprop.accu``.  torch.optim.RMSprop
-    and Keras add epsilon outside the square root.  Reference: Tieleman and
-    Hinton (2012), Neural Networks for Machine Learning, lecture 6.5.
+    State: ``<param>.rmsprop.accu``, and ``<param>.rmsprop.grad_avg`` when
+    centered, ``<param>.rmsprop.velocity`` with momentum.  Anchors: Lasagne:
+    the defaults.  ``torch.optim.RMSprop``: ``learning_rate=0.01, rho=0.99,
+    epsilon=1e-8, epsilon_in_sqrt=False, learning_rate_in_velocity=False``
+    (``centered``, ``momentum``, ``weight_decay``, ``maximize`` alike).
+    ``keras.optimizers.RMSprop`` (Keras 3): ``learning_rate=0.001,
+    epsilon=1e-7`` (Keras 2 put epsilon outside the square root).
+    ``optax.rmsprop``: ``epsilon=1e-8`` (``eps_in_sqrt``, ``centered``,
+    ``momentum``, ``nesterov`` alike; its ``bias_correction`` is not
+    offered).  ``chainer.optimizers.RMSprop``: ``learning_rate=0.01,
+    rho=0.99, epsilon=1e-8, epsilon_in_sqrt=False``.  Reference: Tieleman
+    and Hinton (2012), Neural Networks for Machine Learning, lecture 6.5;
+    Graves (2013), Generating Sequences With Recurrent Neural Networks,
+    arXiv:1308.0850 (centered form).
     """
+    epsilon_in_sqrt = check_switch("epsilon_in_sqrt", epsilon_in_sqrt)
+    centered = check_switch("centered", centered)
+    nesterov = check_switch("nesterov", nesterov)
+    learning_rate_in_velocity = check_switch("learning_rate_in_velocity", learning_rate_in_velocity)
+    maximize = check_switch("maximize", maximize)
+    initial = initial_value("initial_accumulator_value", initial_accumulator_value)
+    with_momentum = not is_off(momentum)
 
-    def step(param, grad, accu, lr, rho, epsilon):
+    def step(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None):
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
-        return accu, param - lr * grad / pt.sqrt(accu + epsilon)
+        new_slots = [accu]
+        var = accu
+        if centered:
+            grad_avg = rho * slots[0] + (1 - rho) * grad
+            new_slots.append(grad_avg)
+            var = accu - grad_avg**2
+        if momentum is None:
+            return (*new_slots, param - lr * grad / root(var, epsilon, epsilon_in_sqrt))
+        scaled = grad / root(var, epsilon, epsilon_in_sqrt)
+        if learning_rate_in_velocity:
+            velocity = momentum * slots[-1] + lr * scaled
+            change = lr * scaled + momentum * velocity if nesterov else velocity
+        else:
+            velocity = momentum * slots[-1] + scaled
+            change = lr * (scaled + momentum * velocity if nesterov else velocity)
+        return (*new_slots, velocity, param - change)
 
+    slots = [("accu", initial)] + ["grad_avg"] * centered + ["velocity"] * with_momentum
     return elementwise_rule(
-        step, loss_or_grads, params, "rmsprop", slots=["accu"], lr=learning_rate, rho=rho, epsilon=epsilon
+        step, loss_or_grads, params, "rmsprop", slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
+        **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay),
     )
 
 
-@update_rule
-def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
+@update_rule(
+    anchors={
+        "Lasagne": {},
+        "torch.optim.Adadelta": {"rho": 0.9},
+        "optax.adadelta": {"rho": 0.9},
+        "keras.optimizers.Adadelta": {"learning_rate": 0.001, "epsilon": 1e-7},
+    }
+)
+def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *, weight_decay=0.0, maximize=False):
     """AdaDelta: steps scaled by the ratio of RMS step to RMS gradient.
 
     ::
@@ -106,29 +273,33 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
         Decay rate of both moving averages (default 0.95).
     epsilon : float or symbolic scalar
         Added inside both square roots (default 1e-6).
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient first (torch's and optax's,
+        default 0).
+    maximize : bool
+        Ascend the loss instead (torch's, default False).
 
     Notes
     -----
     State: ``<param>.adadelta.accu`` and ``<param>.adadelta.delta_accu``.
-    Reference: Zeiler (2012), ADADELTA: An Adaptive Learning Rate Method,
-    arXiv:1212.5701.
+    Every anchor computes this formula; they differ in defaults only:
+    Lasagne: the defaults; ``torch.optim.Adadelta`` and ``optax.adadelta``:
+    ``rho=0.9``; ``keras.optimizers.Adadelta``: ``learning_rate=0.001,
+    epsilon=1e-7``.  Reference: Zeiler (2012), ADADELTA: An Adaptive
+    Learning Rate Method, arXiv:1212.5701.
     """
+    maximize = check_switch("maximize", maximize)
 
-    def step(param, grad, accu, delta_accu, lr, rho, epsilon):
+    def step(param, grad, accu, delta_accu, lr, rho, epsilon, weight_decay=None):
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
         update = grad * pt.sqrt(delta_accu + epsilon) / pt.sqrt(accu + epsilon)
         delta_accu = rho * delta_accu + (1 - rho) * update**2
         return accu, delta_accu, param - lr * update
 
     return elementwise_rule(
-        step,
-        loss_or_grads,
-        params,
-        "adadelta",
-        slots=["accu", "delta_accu"],
-        lr=learning_rate,
-        rho=rho,
-        epsilon=epsilon,
+        step, loss_or_grads, params, "adadelta", slots=["accu", "delta_accu"],
+        lr=learning_rate, rho=rho, epsilon=epsilon, **optional_hyperparameters(weight_decay=weight_decay),
     )
 
 
@@ -173,3 +344,94 @@ def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_wi
         pairs.append((param, param - lr * grad / pt.sqrt(window_new.sum(axis=-1) + eps)))
     pairs.append((position, (position + 1) % n_win))
     return make_updates(pairs)
+
+
+@update_rule(anchors={"chainer.optimizers.RMSpropGraves": {}})
+def rmsprop_graves(loss_or_grads, params, learning_rate=1e-4, rho=0.95, momentum=0.9, epsilon=1e-4):
+    """Graves' RMSprop: centered RMSprop with momentum, eqs. 38-41 of Graves (2013).
+
+    ::
+
+        n     := rho * n + (1 - rho) * grad**2
+        gbar  := rho * gbar + (1 - rho) * grad
+        delta := momentum * delta - learning_rate * grad / sqrt(n - gbar**2 + epsilon)
+        param := param + delta
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 1e-4).
+    rho : float or symbolic scalar
+        Decay rate of both moving averages (default 0.95; Chainer's ``alpha``).
+    momentum : float or symbolic scalar
+        Decay of the step ``delta`` (default 0.9).
+    epsilon : float or symbolic scalar
+        Added inside the square root (default 1e-4).
+
+    Notes
+    -----
+    State: ``<param>.rmsprop_graves.n``, ``.gbar`` and ``.delta``.  Formula
+    and defaults are Chainer's ``RMSpropGraves``; it equals
+    ``rmsprop(..., centered=True, momentum=momentum)`` with these defaults.
+    The seed document "如何在python中实现RMSpropGraves()算法" (seed 004)
+    shows, under this name, plain RMSprop (``cache = rho * cache + (1 - rho)
+    * g**2; param -= lr * g / sqrt(cache + eps)``): that is
+    :func:`rmsprop`, e.g. ``rmsprop(loss, params, 0.001, rho=0.9,
+    epsilon=1e-8)`` for its defaults.  Reference: Graves (2013), Generating
+    Sequences With Recurrent Neural Networks, arXiv:1308.0850, section 4,
+    eqs. 38-41.
+    """
+
+    def step(param, grad, n, gbar, delta, lr, rho, momentum, epsilon):
+        n = rho * n + (1 - rho) * grad**2
+        gbar = rho * gbar + (1 - rho) * grad
+        delta = momentum * delta - lr * grad / pt.sqrt(n - gbar**2 + epsilon)
+        return n, gbar, delta, param + delta
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "rmsprop_graves", slots=["n", "gbar", "delta"],
+        lr=learning_rate, rho=rho, momentum=momentum, epsilon=epsilon,
+    )
+
+
+@update_rule(anchors={"chainer.optimizers.SMORMS3": {}})
+def smorms3(loss_or_grads, params, learning_rate=0.001, epsilon=1e-16):
+    """SMORMS3: RMSprop whose averaging window adapts to the signal-to-noise ratio.
+
+    ::
+
+        r     := 1 / (memory + 1)
+        g     := (1 - r) * g + r * grad
+        g2    := (1 - r) * g2 + r * grad**2
+        x     := g**2 / (g2 + epsilon)
+        param := param - grad * min(x, learning_rate) / (sqrt(g2) + epsilon)
+        memory := 1 + memory * (1 - x)
+
+    ``memory`` starts at 1, ``g`` and ``g2`` at 0.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The largest step size (default 0.001).
+    epsilon : float or symbolic scalar
+        Keeps the denominators away from zero (default 1e-16).
+
+    Notes
+    -----
+    State: ``<param>.smorms3.memory``, ``.g`` and ``.g2``.  Formula and
+    defaults are Chainer's ``SMORMS3``.  Reference: Funk (2015), RMSprop
+    loses to SMORMS3 - Beware the Epsilon!,
+    http://sifter.org/~simon/journal/20150420.html.
+    """
+
+    def step(param, grad, memory, g, g2, lr, epsilon):
+        r = 1 / (memory + 1)
+        g = (1 - r) * g + r * grad
+        g2 = (1 - r) * g2 + r * grad**2
+        x = g**2 / (g2 + epsilon)
+        param = param - grad * pt.minimum(x, lr) / (pt.sqrt(g2) + epsilon)
+        return 1 + memory * (1 - x), g, g2, param
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "smorms3", slots=[("memory", 1.0), "g", "g2"], lr=learning_rate, epsilon=epsilon
+    )

@@ -1,18 +1,98 @@
-"""Stochastic gradient descent and momentum (Lasagne's forms)."""
+"""Stochastic gradient descent, momentum and averaged SGD.
 
+Lasagne's ``sgd``, ``momentum`` and ``nesterov_momentum`` keep Lasagne's
+arguments, defaults and formulas; keyword-only switches after them reproduce
+torch.optim, optax, Keras and Chainer.  The switches are named alike across
+the package:
+
+``weight_decay``
+    Coupled L2 decay, torch's meaning: ``grad := grad + weight_decay * param``.
+``maximize``
+    Ascend instead of descend: ``grad := -grad`` (before weight decay).
+``learning_rate_in_velocity``
+    ``True`` (Lasagne, Keras, Chainer ``MomentumSGD``, optax's rmsprop): the
+    velocity holds steps, ``v := mu * v - lr * grad; param := param + v``.
+    ``False`` (torch, optax's sgd, Chainer ``CorrectedMomentumSGD``): it holds
+    gradients, ``v := mu * v + grad; param := param - lr * v``.  The two agree
+    for a constant learning rate and differ once it changes.
+"""
+
+import numbers
 from collections import OrderedDict
+
+import numpy as np
+import pytensor.tensor as pt
 
 from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule
 from ..fused import elementwise_rule, elementwise_updates
 
-__all__ = ["sgd", "apply_momentum", "momentum", "apply_nesterov_momentum", "nesterov_momentum"]
+__all__ = [
+    "sgd",
+    "apply_momentum",
+    "momentum",
+    "apply_nesterov_momentum",
+    "nesterov_momentum",
+    "asgd",
+]
 
 
-@update_rule
-def sgd(loss_or_grads, params, learning_rate):
+# ---------------------------------------------------------------------------
+# helpers shared by the rules of this package's descent, adaptive and sign families
+
+
+def is_off(value):
+    """True for a number equal to zero: the option it controls is left out of the graph.
+
+    A symbolic value is never off: it may change between steps.
+    """
+    return isinstance(value, (numbers.Number, np.ndarray)) and not isinstance(value, bool) and np.all(value == 0)
+
+
+def check_switch(name, value):
+    """Refuse a non-boolean value for a switch that changes the formula."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError("%s must be True or False, got %r" % (name, value))
+    return bool(value)
+
+
+def optional_hyperparameters(**values):
+    """The hyperparameters whose options are on (see :func:`is_off`), for ``elementwise_rule``."""
+    return {name: value for name, value in values.items() if not is_off(value)}
+
+
+def coupled_gradient(param, grad, weight_decay=None, maximize=False):
+    """torch's gradient before any rule: negated to maximize, plus coupled L2 decay."""
+    if maximize:
+        grad = -grad
+    if weight_decay is not None:
+        grad = grad + weight_decay * param
+    return grad
+
+
+def as_float_step(t, like):
+    """The integer step number ``t`` as a float of ``like``'s dtype (no float64 in a float32 graph)."""
+    return pt.cast(t, like.dtype)
+
+
+# ---------------------------------------------------------------------------
+# SGD
+
+
+@update_rule(
+    anchors={
+        "Lasagne": {},
+        "torch.optim.SGD": {"learning_rate": 0.001},
+        "optax.sgd": {},
+        "keras.optimizers.SGD": {"learning_rate": 0.01},
+    }
+)
+def sgd(loss_or_grads, params, learning_rate, *, weight_decay=0.0, maximize=False):
     """Stochastic gradient descent.
 
-    ``param := param - learning_rate * grad``
+    ::
+
+        grad  := grad + weight_decay * param          (if weight_decay)
+        param := param - learning_rate * grad
 
     Parameters
     ----------
@@ -21,18 +101,39 @@ def sgd(loss_or_grads, params, learning_rate):
     params : list of shared variables
         The parameters to update.
     learning_rate : float or symbolic scalar
-        The step size (required, as in Lasagne; PyMC's default was 1e-3).
+        The step size (required, as in Lasagne; torch's default is 1e-3,
+        Keras' 0.01).
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient, torch's ``weight_decay``
+        (default 0: none).
+    maximize : bool
+        Ascend the loss instead (torch's ``maximize``, default False).
 
     Returns
     -------
     OrderedDict
         ``{param: new value}``.
-    """
 
-    def step(param, grad, lr):
+    Notes
+    -----
+    With the defaults this is Lasagne's ``sgd``; it is also
+    ``torch.optim.SGD(momentum=0)``, ``optax.sgd`` and ``keras.optimizers.SGD``
+    without momentum.  Reference: Robbins and Monro (1951), A Stochastic
+    Approximation Method, Ann. Math. Statist. 22(3).
+    """
+    maximize = check_switch("maximize", maximize)
+
+    def step(param, grad, lr, weight_decay=None):
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
         return param - lr * grad
 
-    return elementwise_rule(step, loss_or_grads, params, "sgd", lr=learning_rate)
+    return elementwise_rule(
+        step, loss_or_grads, params, "sgd", lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
+    )
+
+
+# ---------------------------------------------------------------------------
+# momentum applied to existing updates (Lasagne)
 
 
 def _momentum_updates(step, updates, params, rule, momentum):
@@ -99,24 +200,6 @@ def apply_momentum(updates, params=None, momentum=0.9):
     return _momentum_updates(step, updates, params, "momentum", momentum)
 
 
-@update_rule
-def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
-    """Stochastic gradient descent with classical momentum.
-
-    ``velocity := momentum * velocity - learning_rate * grad``;
-    ``param := param + velocity``.  This is :func:`apply_momentum` applied
-    to :func:`sgd`.
-
-    Parameters
-    ----------
-    learning_rate : float or symbolic scalar
-        The step size (required).
-    momentum : float or symbolic scalar
-        The amount of momentum (default 0.9).
-    """
-    return apply_momentum(sgd(loss_or_grads, params, learning_rate), momentum=momentum)
-
-
 def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     """Add Nesterov momentum to existing updates.
 
@@ -139,19 +222,252 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     return _momentum_updates(step, updates, params, "nesterov_momentum", momentum)
 
 
-@update_rule
-def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
-    """Stochastic gradient descent with Nesterov momentum.
+# ---------------------------------------------------------------------------
+# momentum as a rule, in every framework's form
 
-    ``velocity := momentum * velocity - learning_rate * grad``;
-    ``param := param + momentum * velocity - learning_rate * grad``.  This
-    is :func:`apply_nesterov_momentum` applied to :func:`sgd`.
+
+def _momentum_rule(
+    rule, loss_or_grads, params, learning_rate, momentum, dampening, nesterov, weight_decay, maximize,
+    learning_rate_in_velocity, dampen_first_step,
+):
+    nesterov = check_switch("nesterov", nesterov)
+    maximize = check_switch("maximize", maximize)
+    learning_rate_in_velocity = check_switch("learning_rate_in_velocity", learning_rate_in_velocity)
+    dampen_first_step = check_switch("dampen_first_step", dampen_first_step)
+    # torch starts the velocity at the first gradient itself; from zero, the
+    # first step would be dampened.  Only a counter can tell the first step.
+    needs_counter = not dampen_first_step and not is_off(dampening)
+
+    def step(param, grad, velocity, lr, momentum, weight_decay=None, dampening=None, t=None):
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
+        push = grad if dampening is None else (1 - dampening) * grad
+        if t is not None:
+            push = pt.switch(pt.eq(t, 1), grad, push)
+        if learning_rate_in_velocity:
+            # Lasagne's arithmetic exactly: apply_(nesterov_)momentum on sgd.
+            x = momentum * velocity + (param - lr * push)
+            if nesterov:
+                x = x - param
+                return x, momentum * x + (param - lr * grad)
+            return x - param, x
+        velocity = momentum * velocity + push
+        direction = grad + momentum * velocity if nesterov else velocity
+        return velocity, param - lr * direction
+
+    return elementwise_rule(
+        step, loss_or_grads, params, rule, slots=["velocity"], counter=needs_counter,
+        lr=learning_rate, momentum=momentum,
+        **optional_hyperparameters(weight_decay=weight_decay, dampening=dampening),
+    )
+
+
+_MOMENTUM_ANCHORS = {
+    "Lasagne": {},
+    "torch.optim.SGD": {"learning_rate": 0.001, "learning_rate_in_velocity": False, "dampen_first_step": False},
+    "optax.sgd": {"learning_rate_in_velocity": False},
+    "keras.optimizers.SGD": {"learning_rate": 0.01},
+    "chainer.optimizers.MomentumSGD": {"learning_rate": 0.01},
+    "chainer.optimizers.CorrectedMomentumSGD": {"learning_rate": 0.01, "learning_rate_in_velocity": False},
+}
+
+
+@update_rule(
+    anchors=dict(
+        _MOMENTUM_ANCHORS,
+        **{"seed 003 EMA momentum": {"dampening": 0.9, "learning_rate_in_velocity": False}},
+    )
+)
+def momentum(
+    loss_or_grads, params, learning_rate, momentum=0.9, *, dampening=0.0, nesterov=False, weight_decay=0.0,
+    maximize=False, learning_rate_in_velocity=True, dampen_first_step=True,
+):
+    """Stochastic gradient descent with classical momentum.
+
+    With the defaults, Lasagne's form (``apply_momentum`` on ``sgd``)::
+
+        velocity := momentum * velocity - learning_rate * grad
+        param    := param + velocity
+
+    In full, with ``g`` the gradient after ``maximize`` and ``weight_decay``
+    and ``d = dampening`` (``d = 0`` on the first step if
+    ``dampen_first_step=False``)::
+
+        learning_rate_in_velocity=True:            learning_rate_in_velocity=False:
+          velocity := momentum * velocity             velocity := momentum * velocity
+                      - learning_rate * (1 - d) * g               + (1 - d) * g
+          param    := param + velocity                param    := param - learning_rate * velocity
+          (nesterov: param := param                   (nesterov: param := param - learning_rate
+              + momentum * velocity - learning_rate * g)        * (g + momentum * velocity))
 
     Parameters
     ----------
     learning_rate : float or symbolic scalar
         The step size (required).
     momentum : float or symbolic scalar
-        The amount of momentum (default 0.9).
+        The decay of the velocity (default 0.9).
+    dampening : float or symbolic scalar
+        torch's ``dampening``: the gradient enters the velocity scaled by
+        ``1 - dampening`` (default 0).  ``dampening=momentum`` with
+        ``learning_rate_in_velocity=False`` is the exponential moving average
+        of seed 003, ``v = beta v + (1 - beta) g; w -= lr v``::
+
+            momentum(loss, params, lr, momentum=beta, dampening=beta,
+                     learning_rate_in_velocity=False)
+    nesterov : bool
+        Nesterov's look-ahead (default False); ``nesterov=True`` is
+        :func:`nesterov_momentum`.
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient (torch's, default 0).
+    maximize : bool
+        Ascend the loss instead (default False).
+    learning_rate_in_velocity : bool
+        Where the learning rate enters (see the module docstring): True
+        (default) for Lasagne, Keras and Chainer's ``MomentumSGD``; False for
+        torch, optax.sgd and Chainer's ``CorrectedMomentumSGD``, whose
+        velocity does not carry an old learning rate into later steps
+        (Goyal et al. 2017, momentum correction).
+    dampen_first_step : bool
+        True (default): the velocity starts at zero, so the first gradient
+        is dampened too.  False: torch's convention, the velocity starts at
+        the first gradient itself.  Irrelevant without dampening.
+
+    Returns
+    -------
+    OrderedDict
+        ``{velocity: ..., param: ...}`` for each parameter (velocities named
+        ``<param>.momentum.velocity``), plus the step counter
+        ``momentum.t`` when ``dampen_first_step=False`` and ``dampening`` is
+        not zero.
+
+    Notes
+    -----
+    Anchors: Lasagne, ``keras.optimizers.SGD(momentum=...)`` and Chainer's
+    ``MomentumSGD``: the defaults.  ``torch.optim.SGD(momentum=...,
+    dampening=..., nesterov=..., weight_decay=..., maximize=...)``:
+    ``learning_rate_in_velocity=False, dampen_first_step=False``.
+    ``optax.sgd(momentum=...)`` and Chainer's ``CorrectedMomentumSGD``:
+    ``learning_rate_in_velocity=False``.  Reference: Polyak (1964), Some
+    methods of speeding up the convergence of iteration methods; Sutskever
+    et al. (2013), On the importance of initialization and momentum in deep
+    learning, ICML.
     """
-    return apply_nesterov_momentum(sgd(loss_or_grads, params, learning_rate), momentum=momentum)
+    return _momentum_rule(
+        "momentum", loss_or_grads, params, learning_rate, momentum, dampening, nesterov, weight_decay, maximize,
+        learning_rate_in_velocity, dampen_first_step,
+    )
+
+
+@update_rule(
+    anchors={
+        name: dict(kwargs)
+        for name, kwargs in _MOMENTUM_ANCHORS.items()
+        if not name.startswith("chainer")
+    }
+)
+def nesterov_momentum(
+    loss_or_grads, params, learning_rate, momentum=0.9, *, dampening=0.0, weight_decay=0.0, maximize=False,
+    learning_rate_in_velocity=True, dampen_first_step=True,
+):
+    """Stochastic gradient descent with Nesterov momentum.
+
+    With the defaults, Lasagne's form (``apply_nesterov_momentum`` on
+    ``sgd``)::
+
+        velocity := momentum * velocity - learning_rate * grad
+        param    := param + momentum * velocity - learning_rate * grad
+
+    With ``learning_rate_in_velocity=False`` (torch, optax)::
+
+        velocity := momentum * velocity + grad
+        param    := param - learning_rate * (grad + momentum * velocity)
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (required).
+    momentum : float or symbolic scalar
+        The decay of the velocity (default 0.9).
+    dampening, weight_decay, maximize, learning_rate_in_velocity, dampen_first_step
+        As in :func:`momentum`.
+
+    Notes
+    -----
+    Velocities are named ``<param>.nesterov_momentum.velocity``.  Anchors:
+    Lasagne and ``keras.optimizers.SGD(momentum=..., nesterov=True)``: the
+    defaults; ``torch.optim.SGD(momentum=..., nesterov=True)``:
+    ``learning_rate_in_velocity=False, dampen_first_step=False``;
+    ``optax.sgd(momentum=..., nesterov=True)``:
+    ``learning_rate_in_velocity=False``.  Reference: Nesterov (1983);
+    Sutskever et al. (2013), ICML.
+    """
+    return _momentum_rule(
+        "nesterov_momentum", loss_or_grads, params, learning_rate, momentum, dampening, True, weight_decay,
+        maximize, learning_rate_in_velocity, dampen_first_step,
+    )
+
+
+# ---------------------------------------------------------------------------
+# averaged SGD
+
+
+@update_rule(anchors={"torch.optim.ASGD": {}})
+def asgd(
+    loss_or_grads, params, learning_rate=0.01, lambd=1e-4, alpha=0.75, t0=1e6, *, weight_decay=0.0,
+    maximize=False,
+):
+    """Averaged SGD: SGD with a decaying step size and a running average of the iterates.
+
+    torch.optim.ASGD's form, at step ``t`` (1, 2, ...)::
+
+        eta     := learning_rate / (1 + lambd * learning_rate * (t - 1))**alpha
+        mu      := 1 / max(1, t - 1 - t0)
+        grad    := grad + weight_decay * param            (if weight_decay)
+        param   := param * (1 - lambd * eta) - eta * grad
+        average := param if mu == 1 else average + mu * (param - average)
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The initial step size (default 0.01).
+    lambd : float or symbolic scalar
+        The decay term: shrinks the parameters and the step size (default 1e-4).
+    alpha : float or symbolic scalar
+        Power of the step-size decay (default 0.75).
+    t0 : float or symbolic scalar
+        The step after which averaging starts (default 1e6); before it the
+        average is the current parameter.
+    weight_decay : float or symbolic scalar
+        Coupled L2 decay added to the gradient (default 0).
+    maximize : bool
+        Ascend the loss instead (default False).
+
+    Returns
+    -------
+    OrderedDict
+        ``{average: ..., param: ...}`` per parameter, then the counter
+        ``asgd.t``.  The averaged parameter, which ASGD returns as its
+        estimate, is the state ``<param>.asgd.average``: evaluate with it by
+        copying its value into the parameter.
+
+    Notes
+    -----
+    Defaults and formula are torch.optim.ASGD's, whose step size and
+    averaging weight for step ``t`` are computed at the end of step
+    ``t - 1``.  Reference: Polyak and Juditsky (1992), Acceleration of
+    Stochastic Approximation by Averaging, SIAM J. Control Optim. 30(4);
+    Bottou (2012), Stochastic Gradient Descent Tricks.
+    """
+    maximize = check_switch("maximize", maximize)
+
+    def step(param, grad, average, lr, lambd, alpha, t0, t, weight_decay=None):
+        done = as_float_step(t, lr) - 1
+        eta = lr / (1 + lambd * lr * done) ** alpha
+        mu = 1 / pt.maximum(1, done - t0)
+        grad = coupled_gradient(param, grad, weight_decay, maximize)
+        param = param * (1 - lambd * eta) - eta * grad
+        return pt.switch(pt.eq(mu, 1), param, average + mu * (param - average)), param
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "asgd", slots=["average"], counter=True,
+        lr=learning_rate, lambd=lambd, alpha=alpha, t0=t0, **optional_hyperparameters(weight_decay=weight_decay),
+    )
