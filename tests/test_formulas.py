@@ -1,0 +1,260 @@
+"""Each core rule against a NumPy transcription of its published formula.
+
+The transcriptions below were written from the formulas as published (the
+papers, Lasagne's documentation, PyMC's ``adagrad_window``), not from this
+package's code.  Each rule runs for 25 steps on the harness problem, whose
+parameters have shapes (), (5,), (3, 4) and (2, 3, 2), with the defaults and
+with non-default hyperparameters, in float64; the tolerance is a few units
+in the last place accumulated over the run.
+"""
+
+import numpy as np
+import pytest
+
+import symupdates
+from harness import assert_trajectories_close, make_problem, numpy_trajectory, run_rule
+
+STEPS = 25
+RTOL, ATOL = 1e-13, 1e-15
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return make_problem(steps=STEPS)
+
+
+def zeros_like_all(params, count=1):
+    return [[np.zeros_like(p) for p in params] for _ in range(count)]
+
+
+# --- transcriptions --------------------------------------------------------
+# Each ``reference_<rule>(**hyper)`` returns ``(step, init_state)`` for
+# harness.numpy_trajectory: step(params, grads, state, t) -> (params, state).
+
+
+def reference_sgd(learning_rate):
+    def step(params, grads, state, t):
+        return [p - learning_rate * g for p, g in zip(params, grads)], state
+
+    return step, lambda params: None
+
+
+def reference_momentum(learning_rate, momentum=0.9):
+    # Polyak's heavy ball as Lasagne documents it: the velocity carries -lr * grad.
+    def step(params, grads, velocities, t):
+        velocities = [momentum * v - learning_rate * g for v, g in zip(velocities, grads)]
+        return [p + v for p, v in zip(params, velocities)], velocities
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
+
+
+def reference_nesterov_momentum(learning_rate, momentum=0.9):
+    # Sutskever et al. (2013) rewritten so the gradient is taken at the stored point.
+    def step(params, grads, velocities, t):
+        velocities = [momentum * v - learning_rate * g for v, g in zip(velocities, grads)]
+        new = [p + momentum * v - learning_rate * g for p, v, g in zip(params, velocities, grads)]
+        return new, velocities
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
+
+
+def reference_adagrad(learning_rate=1.0, epsilon=1e-6):
+    # Duchi et al. (2011) with Lasagne's epsilon under the root.
+    def step(params, grads, sums, t):
+        sums = [s + g * g for s, g in zip(sums, grads)]
+        return [p - learning_rate * g / np.sqrt(s + epsilon) for p, g, s in zip(params, grads, sums)], sums
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
+
+
+def reference_rmsprop(learning_rate=1.0, rho=0.9, epsilon=1e-6):
+    # Tieleman and Hinton (2012), lecture 6.5: r = rho r + (1 - rho) g^2, eta / sqrt(r + eps).
+    def step(params, grads, r, t):
+        r = [rho * ri + (1 - rho) * g * g for ri, g in zip(r, grads)]
+        return [p - learning_rate * g / np.sqrt(ri + epsilon) for p, g, ri in zip(params, grads, r)], r
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
+
+
+def reference_adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-6):
+    # Zeiler (2012), Algorithm 1; the learning rate scales the applied step
+    # only, the running average E[dx^2] accumulates the unscaled step (the
+    # form torch.optim.Adadelta documents; for learning_rate=1 it is the paper).
+    def step(params, grads, state, t):
+        eg2, edx2 = state
+        eg2 = [rho * a + (1 - rho) * g * g for a, g in zip(eg2, grads)]
+        dx = [np.sqrt(d + epsilon) / np.sqrt(a + epsilon) * g for a, d, g in zip(eg2, edx2, grads)]
+        edx2 = [rho * d + (1 - rho) * x * x for d, x in zip(edx2, dx)]
+        return [p - learning_rate * x for p, x in zip(params, dx)], (eg2, edx2)
+
+    return step, lambda params: tuple(zeros_like_all(params, 2))
+
+
+def reference_adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    # Kingma and Ba (2015), Algorithm 1 with the reordering at the end of
+    # section 2: alpha_t = alpha sqrt(1 - beta2^t) / (1 - beta1^t), epsilon-hat.
+    def step(params, grads, state, t):
+        m, v = state
+        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
+        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
+        alpha_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        return [p - alpha_t * mi / (np.sqrt(vi) + epsilon) for p, mi, vi in zip(params, m, v)], (m, v)
+
+    return step, lambda params: tuple(zeros_like_all(params, 2))
+
+
+def reference_adamax(learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    # Kingma and Ba (2015), Algorithm 2, with Lasagne's epsilon added to u.
+    def step(params, grads, state, t):
+        m, u = state
+        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
+        u = [np.maximum(beta2 * ui, np.abs(g)) for ui, g in zip(u, grads)]
+        step_size = learning_rate / (1 - beta1**t)
+        return [p - step_size * mi / (ui + epsilon) for p, mi, ui in zip(params, m, u)], (m, u)
+
+    return step, lambda params: tuple(zeros_like_all(params, 2))
+
+
+def reference_amsgrad(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, bites=None):
+    # Reddi, Kale and Kumar (2018), Algorithm 2: v_hat = max(v_hat, v) over
+    # the raw second moment; Adam's bias-corrected step size as in Lasagne.
+    def step(params, grads, state, t):
+        m, v, v_hat = state
+        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
+        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
+        v_hat = [np.maximum(h, vi) for h, vi in zip(v_hat, v)]
+        if bites is not None:
+            bites.append(sum(int(np.sum(h > vi)) for h, vi in zip(v_hat, v)))
+        alpha_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        new = [p - alpha_t * mi / (np.sqrt(h) + epsilon) for p, mi, h in zip(params, m, v_hat)]
+        return new, (m, v, v_hat)
+
+    return step, lambda params: tuple(zeros_like_all(params, 3))
+
+
+def reference_adagrad_window(learning_rate=0.001, epsilon=0.1, n_win=10):
+    # PyMC's adagrad_window: the squared gradients of the last n_win steps
+    # (a ring buffer written at position (t - 1) mod n_win), summed.
+    def step(params, grads, windows, t):
+        slot = (t - 1) % n_win
+        for w, g in zip(windows, grads):
+            w[..., slot] = g * g
+        new = [p - learning_rate * g / np.sqrt(w.sum(axis=-1) + epsilon) for p, g, w in zip(params, grads, windows)]
+        return new, windows
+
+    return step, lambda params: [np.zeros(p.shape + (n_win,)) for p in params]
+
+
+CASES = [
+    ("sgd", {"learning_rate": 0.1}),
+    ("sgd", {"learning_rate": 0.7}),
+    ("momentum", {"learning_rate": 0.1}),
+    ("momentum", {"learning_rate": 0.05, "momentum": 0.6}),
+    ("nesterov_momentum", {"learning_rate": 0.1}),
+    ("nesterov_momentum", {"learning_rate": 0.05, "momentum": 0.6}),
+    ("adagrad", {}),
+    ("adagrad", {"learning_rate": 0.3, "epsilon": 1e-3}),
+    ("rmsprop", {}),
+    ("rmsprop", {"learning_rate": 0.05, "rho": 0.7, "epsilon": 1e-4}),
+    ("adadelta", {}),
+    ("adadelta", {"learning_rate": 0.5, "rho": 0.8, "epsilon": 1e-3}),
+    ("adam", {}),
+    ("adam", {"learning_rate": 0.1, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-4}),
+    ("adamax", {}),
+    ("adamax", {"learning_rate": 0.1, "beta1": 0.7, "beta2": 0.9, "epsilon": 1e-4}),
+    ("amsgrad", {}),
+    ("amsgrad", {"learning_rate": 0.1, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-4}),
+    ("adagrad_window", {}),
+    ("adagrad_window", {"learning_rate": 0.2, "epsilon": 0.01, "n_win": 3}),
+]
+
+
+def run_reference(reference, problem):
+    step, init_state = reference
+    return numpy_trajectory(step, problem, init_state)
+
+
+def reference_trajectory(problem, name, **hyper):
+    return run_reference(globals()["reference_" + name](**hyper), problem)
+
+
+@pytest.mark.parametrize("name, hyper", CASES, ids=["%s-%d" % (n, i % 2) for i, (n, h) in enumerate(CASES)])
+def test_rule_follows_published_formula(problem, name, hyper):
+    expected = reference_trajectory(problem, name, **hyper)
+    ours = run_rule(getattr(symupdates, name), problem, **hyper)
+    assert_trajectories_close(ours, expected, rtol=RTOL, atol=ATOL)
+
+
+def reference_with_momentum(inner, momentum, nesterov):
+    # Lasagne's apply_momentum / apply_nesterov_momentum as documented, on
+    # top of any rule: with d = updates[param] - param the step the rule
+    # proposes, velocity := momentum * velocity + d and
+    # param := param + velocity (classical) or param + momentum * velocity + d.
+    inner_step, inner_init = inner
+
+    def step(params, grads, state, t):
+        inner_state, velocities = state
+        proposed, inner_state = inner_step(params, grads, inner_state, t)
+        deltas = [q - p for p, q in zip(params, proposed)]
+        velocities = [momentum * v + d for v, d in zip(velocities, deltas)]
+        if nesterov:
+            new = [p + momentum * v + d for p, v, d in zip(params, velocities, deltas)]
+        else:
+            new = [p + v for p, v in zip(params, velocities)]
+        return new, (inner_state, velocities)
+
+    return step, lambda params: (inner_init(params), [np.zeros_like(p) for p in params])
+
+
+def test_apply_momentum_on_rmsprop(problem):
+    def rule(grads, params):
+        return symupdates.apply_momentum(symupdates.rmsprop(grads, params, 0.01, rho=0.8), momentum=0.7)
+
+    expected = run_reference(reference_with_momentum(reference_rmsprop(0.01, rho=0.8), 0.7, False), problem)
+    assert_trajectories_close(run_rule(rule, problem), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_apply_nesterov_momentum_on_adagrad(problem):
+    def rule(grads, params):
+        return symupdates.apply_nesterov_momentum(symupdates.adagrad(grads, params, 0.1), momentum=0.8)
+
+    expected = run_reference(reference_with_momentum(reference_adagrad(0.1), 0.8, True), problem)
+    assert_trajectories_close(run_rule(rule, problem), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_apply_momentum_to_some_parameters_only(problem):
+    # params= limits momentum to the listed parameters; the others keep plain sgd.
+    def rule(grads, params):
+        return symupdates.apply_momentum(symupdates.sgd(grads, params, 0.1), params=params[1:3], momentum=0.5)
+
+    with_momentum = run_reference(reference_momentum(0.1, 0.5), problem)
+    plain = run_reference(reference_sgd(0.1), problem)
+    expected = [[s[0], m[1], m[2], s[3]] for s, m in zip(plain, with_momentum)]
+    assert_trajectories_close(run_rule(rule, problem), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_problem_moves_every_parameter(problem):
+    # A reference test is only as good as the distance travelled: every case
+    # above must move every element well beyond the tolerance.
+    for name, hyper in CASES:
+        final = reference_trajectory(problem, name, **hyper)[-1]
+        for start, end in zip(problem["init"], final):
+            assert np.min(np.abs(end - start)) > 1e-6, (name, hyper)
+
+
+def test_amsgrad_maximum_takes_effect(problem):
+    # With beta2 = 0.9 the raw second moment shrinks as the gradients do, so
+    # the custom amsgrad case really exercises the maximum (it differs from Adam).
+    hyper = {"learning_rate": 0.1, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-4}
+    bites = []
+    amsgrad_final = run_reference(reference_amsgrad(bites=bites, **hyper), problem)[-1]
+    adam_final = reference_trajectory(problem, "adam", **hyper)[-1]
+    assert sum(bites) > 0
+    assert max(np.max(np.abs(a - b)) for a, b in zip(amsgrad_final, adam_final)) > 1e-3
+
+
+def test_adagrad_window_forgets_old_gradients(problem):
+    # With n_win=3 the window wraps around several times and differs from plain AdaGrad.
+    windowed = reference_trajectory(problem, "adagrad_window", learning_rate=0.2, epsilon=0.01, n_win=3)[-1]
+    plain = reference_trajectory(problem, "adagrad", learning_rate=0.2, epsilon=0.01)[-1]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(windowed, plain)) > 1e-2
