@@ -1,25 +1,155 @@
-"""Adam and its relatives (Lasagne's forms)."""
+"""Adam and its relatives: Lasagne's forms, with switches for every anchor.
 
+Where the reference implementations disagree, a keyword switch chooses; the
+same switch names are used throughout the package:
+
+``epsilon_placement``
+    Where ``epsilon`` enters the denominator.  For the Adam family:
+    ``"raw"`` adds it to the root of the raw second moment and folds the bias
+    corrections into the step size (the paper's "epsilon-hat" form: Lasagne,
+    Keras, Chainer); ``"corrected"`` adds it to the root of the
+    bias-corrected second moment (torch.optim.Adam, optax).  For AdaMax:
+    ``"outside_max"`` (Lasagne, Keras) or ``"inside_max"`` (torch, optax).
+``epsilon_root``
+    optax's ``eps_root``: added inside the square root (default 0).
+``weight_decay``, ``decoupled_weight_decay``
+    torch's names: L2 weight decay added to the gradient, or, decoupled,
+    ``param *= 1 - learning_rate * weight_decay`` before the step.
+``maximize``
+    torch's: ascend the objective (the gradient is negated).
+"""
+
+import numbers
+
+import numpy as np
+import pytensor
 import pytensor.tensor as pt
 
-from ..core import update_rule
+from ..core import _tag_state, as_hyperparameter, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..fused import elementwise_rule
 
-__all__ = ["adam", "adamax", "amsgrad"]
+__all__ = [
+    "adam",
+    "adamax",
+    "amsgrad",
+    "adamw",
+    "radam",
+    "nadam",
+    "adabelief",
+    "yogi",
+    "adan",
+    "adabound",
+    "amsbound",
+]
 
 
-@update_rule
-def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+# ---------------------------------------------------------------------------
+# the switches, checked when the updates are built
+
+
+def _choice(name, value, allowed):
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, allowed)), value))
+    return value
+
+
+def _flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError("%s must be True or False, got %r" % (name, value))
+    return bool(value)
+
+
+def _is_zero(value):
+    """True for a literal zero: the term it scales is left out of the graph."""
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == 0
+
+
+def _torch_preamble(weight_decay, decoupled_weight_decay=False, maximize=False):
+    """torch.optim's first lines of a step, as ``prepare(param, grad, lr, weight_decay)``.
+
+    The gradient is negated for ``maximize``; then weight decay is added to
+    it (L2, "coupled"), or, decoupled, shrinks the parameter by
+    ``1 - lr * weight_decay`` before the step.
+    """
+    maximize = _flag("maximize", maximize)
+    decoupled = _flag("decoupled_weight_decay", decoupled_weight_decay)
+    decay = None if _is_zero(weight_decay) else ("decoupled" if decoupled else "coupled")
+
+    def prepare(param, grad, lr, weight_decay):
+        if maximize:
+            grad = -grad
+        if decay == "coupled":
+            grad = grad + weight_decay * param
+        elif decay == "decoupled":
+            param = param * (1 - lr * weight_decay)
+        return param, grad
+
+    return prepare
+
+
+def _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=None, v_hat=None):
+    """``lr * m_hat / (sqrt(v_hat) + epsilon)`` with epsilon placed as asked.
+
+    Give the raw second moment ``v`` or the bias-corrected ``v_hat``.
+    ``"raw"``: ``lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v + epsilon_root) + epsilon)``;
+    ``"corrected"``: ``lr * m / (1 - beta1**t) / (sqrt(v_hat + epsilon_root) + epsilon)``.
+    ``epsilon_root`` is None when it is a literal zero.
+    """
+    correction2 = 1 - beta2**t
+    if placement == "raw":
+        v = v if v is not None else v_hat * correction2
+        root = pt.sqrt(v if epsilon_root is None else v + epsilon_root)
+        return lr * pt.sqrt(correction2) / (1 - beta1**t) * m / (root + epsilon)
+    v_hat = v_hat if v_hat is not None else v / correction2
+    root = pt.sqrt(v_hat if epsilon_root is None else v_hat + epsilon_root)
+    return lr * (m / (1 - beta1**t)) / (root + epsilon)
+
+
+_ADAM_PLACEMENTS = ("raw", "corrected")
+
+
+# ---------------------------------------------------------------------------
+# Lasagne's rules
+
+
+@update_rule(
+    anchors={
+        "lasagne.updates.adam": {},
+        "keras.optimizers.Adam": {"epsilon": 1e-7},
+        "chainer.optimizers.Adam": {},
+        "torch.optim.Adam": {"epsilon_placement": "corrected"},
+        "optax.adam": {"epsilon_placement": "corrected"},
+    }
+)
+def adam(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    *,
+    epsilon_placement="raw",
+    epsilon_root=0.0,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
     """Adam: steps from bias-corrected moving averages of the gradient and its square.
 
-    Lasagne's form, with the bias correction folded into the step size
-    (the paper's "epsilon-hat" formulation, end of its section 2)::
+    Lasagne's form (the default), with the bias correction folded into the
+    step size (the paper's "epsilon-hat" formulation, end of its section 2)::
 
         t     := t + 1
         a_t   := learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)
         m     := beta1 * m + (1 - beta1) * grad
         v     := beta2 * v + (1 - beta2) * grad**2
         param := param - a_t * m / (sqrt(v) + epsilon)
+
+    With ``epsilon_placement="corrected"`` (torch.optim.Adam, optax.adam)::
+
+        param := param - learning_rate * m_hat / (sqrt(v_hat + epsilon_root) + epsilon)
+        m_hat = m / (1 - beta1**t),  v_hat = v / (1 - beta2**t)
 
     Parameters
     ----------
@@ -31,39 +161,79 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
         Decay rate of the second moment (default 0.999).
     epsilon : float or symbolic scalar
         Added to the root of the second moment (default 1e-8).
+    epsilon_placement : {"raw", "corrected"}
+        ``"raw"`` (default: Lasagne, Keras, Chainer) adds epsilon to
+        ``sqrt(v)``; ``"corrected"`` (torch, optax) adds it to ``sqrt(v_hat)``.
+    epsilon_root : float or symbolic scalar
+        optax's ``eps_root``, added inside the square root (default 0).
+    weight_decay : float or symbolic scalar
+        torch's ``weight_decay`` (default 0): added to the gradient as
+        ``weight_decay * param``, or decoupled (below).
+    decoupled_weight_decay : bool
+        torch's switch: ``param *= 1 - learning_rate * weight_decay`` before
+        the step instead (AdamW; default False).
+    maximize : bool
+        torch's switch: ascend instead of descend (default False).
 
     Notes
     -----
     State: ``<param>.adam.m``, ``<param>.adam.v`` and the integer step
-    counter ``adam.t``.  torch.optim.Adam divides by
-    ``sqrt(v / (1 - beta2**t)) + epsilon`` instead, which differs only in
-    where epsilon enters.  Reference: Kingma and Ba (2015), Adam: A Method
-    for Stochastic Optimization, ICLR, arXiv:1412.6980.
+    counter ``adam.t``.  Keras' Adam is the default form with
+    ``epsilon=1e-7``.  Reference: Kingma and Ba (2015), Adam: A Method for
+    Stochastic Optimization, ICLR, arXiv:1412.6980.
     """
+    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    root = None if _is_zero(epsilon_root) else True
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t):
-        a_t = lr * pt.sqrt(1 - beta2**t) / (1 - beta1**t)
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
-        return m, v, param - a_t * m / (pt.sqrt(v) + epsilon)
+        eps_root = epsilon_root if root else None
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
 
     return elementwise_rule(
         step, loss_or_grads, params, "adam", slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
 
 
-@update_rule
-def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
+@update_rule(
+    anchors={
+        "lasagne.updates.adamax": {},
+        "keras.optimizers.Adamax": {"learning_rate": 0.001, "epsilon": 1e-7},
+        "torch.optim.Adamax": {"epsilon_placement": "inside_max"},
+        "optax.adamax": {"epsilon_placement": "inside_max"},
+    }
+)
+def adamax(
+    loss_or_grads,
+    params,
+    learning_rate=0.002,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    *,
+    epsilon_placement="outside_max",
+    weight_decay=0.0,
+    maximize=False,
+):
     """AdaMax: Adam with the infinity norm in place of the second moment.
 
-    ::
+    Lasagne's form (the default)::
 
         t     := t + 1
         a_t   := learning_rate / (1 - beta1**t)
         m     := beta1 * m + (1 - beta1) * grad
         u     := max(beta2 * u, abs(grad))
         param := param - a_t * m / (u + epsilon)
+
+    With ``epsilon_placement="inside_max"`` (torch.optim.Adamax, optax)::
+
+        u     := max(beta2 * u, abs(grad) + epsilon)
+        param := param - a_t * m / u
 
     Parameters
     ----------
@@ -73,38 +243,79 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, e
         Decay rates of the first moment and of the norm (0.9, 0.999).
     epsilon : float or symbolic scalar
         Added to the norm (default 1e-8).
+    epsilon_placement : {"outside_max", "inside_max"}
+        Lasagne and Keras add epsilon to ``u`` in the denominator
+        (default); torch and optax add it to ``abs(grad)`` inside the max.
+    weight_decay : float or symbolic scalar
+        torch's L2 weight decay, added to the gradient (default 0).
+    maximize : bool
+        torch's switch: ascend instead of descend (default False).
 
     Notes
     -----
     State: ``<param>.adamax.m``, ``<param>.adamax.u``, counter
     ``adamax.t``.  Reference: Kingma and Ba (2015), section 7.1.
     """
+    placement = _choice("epsilon_placement", epsilon_placement, ("outside_max", "inside_max"))
+    prepare = _torch_preamble(weight_decay, maximize=maximize)
 
-    def step(param, grad, m, u, lr, beta1, beta2, epsilon, t):
+    def step(param, grad, m, u, lr, beta1, beta2, epsilon, weight_decay, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
         a_t = lr / (1 - beta1**t)
         m = beta1 * m + (1 - beta1) * grad
+        if placement == "inside_max":
+            u = pt.maximum(beta2 * u, abs(grad) + epsilon)
+            return m, u, param - a_t * m / u
         u = pt.maximum(beta2 * u, abs(grad))
         return m, u, param - a_t * m / (u + epsilon)
 
     return elementwise_rule(
         step, loss_or_grads, params, "adamax", slots=["m", "u"], counter=True,
-        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay,
     )
 
 
-@update_rule
-def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+@update_rule(
+    anchors={
+        "lasagne.updates.amsgrad": {},
+        "keras.optimizers.Adam(amsgrad=True)": {"epsilon": 1e-7},
+        "chainer.optimizers.AMSGrad": {},
+        "torch.optim.Adam(amsgrad=True)": {"epsilon_placement": "corrected"},
+        "optax.amsgrad": {"epsilon_placement": "corrected", "maximum_of": "corrected"},
+    }
+)
+def amsgrad(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    *,
+    epsilon_placement="raw",
+    maximum_of="raw",
+    epsilon_root=0.0,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
     """AMSGrad: Adam whose second moment never decreases.
 
-    Lasagne's form: the maximum is taken over the raw (not bias-corrected)
-    second moment, and the bias correction is folded into the step size::
+    Lasagne's form (the default): the maximum is taken over the raw (not
+    bias-corrected) second moment, and the bias correction is folded into
+    the step size::
 
         t     := t + 1
         a_t   := learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)
         m     := beta1 * m + (1 - beta1) * grad
         v     := beta2 * v + (1 - beta2) * grad**2
-        v_hat := max(v_hat, v)
-        param := param - a_t * m / (sqrt(v_hat) + epsilon)
+        v_max := max(v_max, v)
+        param := param - a_t * m / (sqrt(v_max) + epsilon)
+
+    torch (``epsilon_placement="corrected"``) divides by
+    ``sqrt(v_max / (1 - beta2**t)) + epsilon``; optax (also
+    ``maximum_of="corrected"``) keeps ``v_max := max(v_max, v / (1 - beta2**t))``
+    and divides by ``sqrt(v_max + epsilon_root) + epsilon``.
 
     Parameters
     ----------
@@ -113,23 +324,551 @@ def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, 
     beta1, beta2 : float or symbolic scalar
         Moment decay rates (0.9, 0.999).
     epsilon : float or symbolic scalar
-        Added to the root of ``v_hat`` (default 1e-8).
+        Added to the root of ``v_max`` (default 1e-8).
+    epsilon_placement : {"raw", "corrected"}
+        As in :func:`adam` (default ``"raw"``, Lasagne's).
+    maximum_of : {"raw", "corrected"}
+        Whether ``v_max`` tracks the raw second moment (default: Lasagne,
+        Keras, Chainer, torch) or the bias-corrected one (optax).
+    epsilon_root, weight_decay, decoupled_weight_decay, maximize
+        As in :func:`adam`.
 
     Notes
     -----
-    State: ``<param>.amsgrad.m``, ``.v``, ``.v_hat``, counter
-    ``amsgrad.t``.  Reference: Reddi, Kale and Kumar (2018), On the
+    State: ``<param>.amsgrad.m``, ``.v``, ``.v_hat`` (the running maximum),
+    counter ``amsgrad.t``.  Reference: Reddi, Kale and Kumar (2018), On the
     Convergence of Adam and Beyond, ICLR.
     """
+    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    tracked = _choice("maximum_of", maximum_of, ("raw", "corrected"))
+    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    root = None if _is_zero(epsilon_root) else True
 
-    def step(param, grad, m, v, v_hat, lr, beta1, beta2, epsilon, t):
-        a_t = lr * pt.sqrt(1 - beta2**t) / (1 - beta1**t)
+    def step(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
-        v_hat = pt.maximum(v_hat, v)
-        return m, v, v_hat, param - a_t * m / (pt.sqrt(v_hat) + epsilon)
+        eps_root = epsilon_root if root else None
+        if tracked == "corrected":
+            v_max = pt.maximum(v_max, v / (1 - beta2**t))
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v_hat=v_max)
+        else:
+            v_max = pt.maximum(v_max, v)
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v_max)
+        return m, v, v_max, param - direction
 
     return elementwise_rule(
         step, loss_or_grads, params, "amsgrad", slots=["m", "v", "v_hat"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    )
+
+
+# ---------------------------------------------------------------------------
+# torch.optim's and optax's
+
+
+@update_rule(
+    anchors={
+        "torch.optim.AdamW": {},
+        "optax.adamw": {"weight_decay": 1e-4},
+        "keras.optimizers.AdamW": {"weight_decay": 0.004, "epsilon": 1e-7, "epsilon_placement": "raw"},
+    }
+)
+def adamw(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.01,
+    *,
+    epsilon_placement="corrected",
+    epsilon_root=0.0,
+    maximize=False,
+):
+    """AdamW: Adam with decoupled weight decay.
+
+    ::
+
+        param := param * (1 - learning_rate * weight_decay)
+        m     := beta1 * m + (1 - beta1) * grad
+        v     := beta2 * v + (1 - beta2) * grad**2
+        param := param - learning_rate * m_hat / (sqrt(v_hat + epsilon_root) + epsilon)
+
+    with ``m_hat = m / (1 - beta1**t)`` and ``v_hat = v / (1 - beta2**t)``.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root of the second moment (default 1e-8).
+    weight_decay : float or symbolic scalar
+        Decoupled decay rate, multiplied by the learning rate (default 0.01,
+        torch's; optax's default is 1e-4, Keras' 0.004).
+    epsilon_placement : {"corrected", "raw"}
+        As in :func:`adam`; default ``"corrected"`` (torch, optax), Keras'
+        AdamW is ``"raw"``.
+    epsilon_root, maximize
+        As in :func:`adam`.
+
+    Notes
+    -----
+    Same as ``adam(..., decoupled_weight_decay=True)``.  State:
+    ``<param>.adamw.m``, ``.v``, counter ``adamw.t``.  Reference:
+    Loshchilov and Hutter (2019), Decoupled Weight Decay Regularization, ICLR.
+    """
+    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    prepare = _torch_preamble(weight_decay, True, maximize)
+    root = None if _is_zero(epsilon_root) else True
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        eps_root = epsilon_root if root else None
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "adamw", slots=["m", "v"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    )
+
+
+@update_rule(
+    anchors={
+        "torch.optim.RAdam": {},
+        "optax.radam": {"epsilon_placement": "corrected"},
+    }
+)
+def radam(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    *,
+    threshold=5.0,
+    epsilon_placement="raw",
+    epsilon_root=0.0,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
+    """RAdam: Adam whose adaptive step is switched on once its variance is tractable.
+
+    ::
+
+        m       := beta1 * m + (1 - beta1) * grad
+        v       := beta2 * v + (1 - beta2) * grad**2
+        rho_inf  = 2 / (1 - beta2) - 1
+        rho_t    = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        r_t      = sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) (rho_inf - 2) rho_t))
+        param   := param - learning_rate * r_t * m_hat / (sqrt(v_hat) + epsilon)   if rho_t > threshold
+        param   := param - learning_rate * m_hat                                   otherwise
+
+    with ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root of the second moment (default 1e-8).
+    threshold : float or symbolic scalar
+        The adaptive step is used when ``rho_t > threshold`` (default 5,
+        torch's; optax tests ``>=``, which differs only when ``rho_t`` equals
+        the threshold exactly).
+    epsilon_placement : {"raw", "corrected"}
+        torch adds epsilon to ``sqrt(v)`` and multiplies by
+        ``sqrt(1 - beta2**t)`` afterwards (``"raw"``, default); optax adds it
+        to ``sqrt(v_hat)`` (``"corrected"``).
+    epsilon_root, weight_decay, decoupled_weight_decay, maximize
+        As in :func:`adam`.
+
+    Notes
+    -----
+    State: ``<param>.radam.m``, ``.v``, counter ``radam.t``.  Reference:
+    Liu et al. (2020), On the Variance of the Adaptive Learning Rate and
+    Beyond, ICLR, arXiv:1908.03265.
+    """
+    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    root = None if _is_zero(epsilon_root) else True
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, threshold, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        rectifier = pt.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        eps_root = epsilon_root if root else None
+        adaptive = rectifier * _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
+        momentum_only = lr * m / (1 - beta1**t)
+        return m, v, param - pt.switch(rho_t > threshold, adaptive, momentum_only)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "radam", slots=["m", "v"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay, threshold=threshold,
+    )
+
+
+def _nadam_momentum(beta1, schedule_decay, t):
+    """Dozat's warming momentum schedule: ``beta1 * (1 - 0.5 * 0.96**(t * schedule_decay))``."""
+    return beta1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))
+
+
+@update_rule(
+    anchors={
+        "torch.optim.NAdam": {},
+        "keras.optimizers.Nadam (Keras 2)": {"epsilon": 1e-7},
+        "keras.optimizers.Nadam": {"learning_rate": 0.001, "epsilon": 1e-7, "schedule_decay": 1.0},
+    }
+)
+def nadam(
+    loss_or_grads,
+    params,
+    learning_rate=0.002,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    schedule_decay=0.004,
+    *,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+    maximize=False,
+):
+    """Nadam: Adam with Nesterov momentum and Dozat's warming momentum schedule.
+
+    ::
+
+        mu_t       = beta1 * (1 - 0.5 * 0.96**(t * schedule_decay))
+        mu_product := mu_product * mu_t                 (starts at 1)
+        m          := beta1 * m + (1 - beta1) * grad
+        v          := beta2 * v + (1 - beta2) * grad**2
+        m_bar       = (1 - mu_t) * grad / (1 - mu_product)
+                      + mu_{t+1} * m / (1 - mu_product * mu_{t+1})
+        param      := param - learning_rate * m_bar / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.002).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root of the corrected second moment (default 1e-8;
+        Keras' is 1e-7).
+    schedule_decay : float or symbolic scalar
+        Speed of the momentum schedule (default 0.004): Keras 2's
+        ``schedule_decay``, torch's ``momentum_decay``.  Keras 3's Nadam
+        uses ``0.96**t``, that is ``schedule_decay=1``.
+    weight_decay, decoupled_weight_decay, maximize
+        torch's switches, as in :func:`adam`.
+
+    Notes
+    -----
+    State: ``<param>.nadam.m``, ``<param>.nadam.v``, the counter
+    ``nadam.t`` and the schedule product ``nadam.mu_product`` (float64),
+    all saved by :func:`symupdates.get_state_values` (Keras 2.2 lost the
+    product when saving).  optax.nadam is a different algorithm (no schedule).
+    Reference: Dozat (2016), Incorporating Nesterov Momentum into Adam, ICLR
+    workshop.
+    """
+    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    # The product is one scalar for all parameters, computed once per step
+    # outside the element-wise kernel; float64 so that it never drifts.
+    grads = get_or_compute_grads(loss_or_grads, params)
+    hyper = dict(lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+                 schedule_decay=schedule_decay, weight_decay=weight_decay)
+    for name, value in hyper.items():  # refuse a bad value before creating any state
+        as_hyperparameter(value, "float64", name=name)
+    counter, t = step_counter("nadam")
+    mu_product = _tag_state(pytensor.shared(np.ones((), dtype="float64"), name="nadam.mu_product"), "nadam", "mu_product")
+    new_mu_product = mu_product * _nadam_momentum(
+        as_hyperparameter(beta1, "float64", "beta1"), as_hyperparameter(schedule_decay, "float64", "schedule_decay"), t
+    )
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
+        mu = _nadam_momentum(beta1, schedule_decay, t)
+        mu_next = _nadam_momentum(beta1, schedule_decay, t + 1)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        m_bar = (1 - mu) * grad / (1 - mu_product) + mu_next * m / (1 - mu_product * mu_next)
+        return m, v, param - lr * m_bar / (pt.sqrt(v / (1 - beta2**t)) + epsilon)
+
+    updates = elementwise_rule(
+        step, grads, params, "nadam", slots=["m", "v"], mu_product=new_mu_product, t=t, **hyper
+    )
+    updates[counter] = t
+    updates[mu_product] = as_type_of(new_mu_product, mu_product)
+    return updates
+
+
+@update_rule(anchors={"optax.adabelief": {}})
+def adabelief(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-16,
+    *,
+    epsilon_root=1e-16,
+):
+    """AdaBelief: Adam whose second moment is that of the gradient's surprise ``grad - m``.
+
+    ::
+
+        m     := beta1 * m + (1 - beta1) * grad
+        s     := beta2 * s + (1 - beta2) * (grad - m)**2 + epsilon_root
+        param := param - learning_rate * m_hat / (sqrt(s_hat) + epsilon)
+
+    with ``m_hat = m / (1 - beta1**t)``, ``s_hat = s / (1 - beta2**t)``.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root (default 1e-16).
+    epsilon_root : float or symbolic scalar
+        Added to ``s`` at every step, so inside the square root (default
+        1e-16, optax's and the paper's).
+
+    Notes
+    -----
+    State: ``<param>.adabelief.m``, ``.s``, counter ``adabelief.t``.
+    Reference: Zhuang et al. (2020), AdaBelief Optimizer: Adapting Stepsizes
+    by the Belief in Observed Gradients, NeurIPS, arXiv:2010.07468.
+    """
+
+    def step(param, grad, m, s, lr, beta1, beta2, epsilon, epsilon_root, t):
+        m = beta1 * m + (1 - beta1) * grad
+        s = beta2 * s + (1 - beta2) * (grad - m) ** 2 + epsilon_root
+        m_hat = m / (1 - beta1**t)
+        s_hat = s / (1 - beta2**t)
+        return m, s, param - lr * m_hat / (pt.sqrt(s_hat) + epsilon)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "adabelief", slots=["m", "s"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root,
+    )
+
+
+@update_rule(anchors={"optax.yogi": {}})
+def yogi(
+    loss_or_grads,
+    params,
+    learning_rate=0.01,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-3,
+    *,
+    initial_accumulator_value=1e-6,
+    epsilon_root=0.0,
+):
+    """Yogi: Adam whose second moment moves additively, by the sign of its error.
+
+    ::
+
+        m     := beta1 * m + (1 - beta1) * grad
+        v     := v - (1 - beta2) * sign(v - grad**2) * grad**2
+        param := param - learning_rate * m_hat / (sqrt(v_hat + epsilon_root) + epsilon)
+
+    with ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``, and
+    ``m`` and ``v`` starting at ``initial_accumulator_value``.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.01, the paper's).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root (default 1e-3).
+    initial_accumulator_value : float
+        Initial value of both moments (default 1e-6).
+    epsilon_root : float or symbolic scalar
+        Added inside the square root (default 0).
+
+    Notes
+    -----
+    State: ``<param>.yogi.m``, ``.v``, counter ``yogi.t``.  Reference:
+    Zaheer et al. (2018), Adaptive Methods for Nonconvex Optimization,
+    NeurIPS.
+    """
+    if isinstance(initial_accumulator_value, bool) or not isinstance(initial_accumulator_value, numbers.Real):
+        raise TypeError("initial_accumulator_value must be a number, got %r" % (initial_accumulator_value,))
+    init = float(initial_accumulator_value)
+    root = None if _is_zero(epsilon_root) else True
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, t):
+        m = beta1 * m + (1 - beta1) * grad
+        v = v - (1 - beta2) * pt.sign(v - grad**2) * grad**2
+        eps_root = epsilon_root if root else None
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, "corrected", v=v)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "yogi", slots=[("m", init), ("v", init)], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root,
+    )
+
+
+@update_rule(anchors={"optax.adan": {}})
+def adan(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.98,
+    beta2=0.92,
+    beta3=0.99,
+    epsilon=1e-8,
+    *,
+    epsilon_root=1e-8,
+    weight_decay=0.0,
+):
+    """Adan: adaptive Nesterov momentum from moving averages of gradient differences.
+
+    ::
+
+        diff  = grad - grad_prev            (0 on the first step)
+        m     := beta1 * m + (1 - beta1) * grad
+        v     := beta2 * v + (1 - beta2) * diff
+        n     := beta3 * n + (1 - beta3) * (grad + (1 - beta2) * diff)**2
+        u      = (m_hat + (1 - beta2) * v_hat) / (sqrt(n_hat + epsilon_root) + epsilon)
+        param := param - learning_rate * (u + weight_decay * param)
+
+    with every ``x_hat = x / (1 - beta_x**t)``.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1, beta2, beta3 : float or symbolic scalar
+        Decay rates of the gradient, difference and squared-correction
+        averages (0.98, 0.92, 0.99; optax's convention: the paper writes
+        ``1 - beta``).
+    epsilon : float or symbolic scalar
+        Added to the root (default 1e-8).
+    epsilon_root : float or symbolic scalar
+        Added inside the square root (default 1e-8, optax's).
+    weight_decay : float or symbolic scalar
+        Decoupled decay, scaled by the learning rate (default 0).
+
+    Notes
+    -----
+    State: ``<param>.adan.m``, ``.v``, ``.n``, ``.previous_grad``, counter
+    ``adan.t``.  Reference: Xie et al. (2022), Adan: Adaptive Nesterov
+    Momentum Algorithm for Faster Optimizing Deep Models, arXiv:2208.06677.
+    """
+
+    def step(param, grad, m, v, n, previous_grad, lr, beta1, beta2, beta3, epsilon, epsilon_root, weight_decay, t):
+        diff = pt.switch(t > 1, grad - previous_grad, 0)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * diff
+        n = beta3 * n + (1 - beta3) * (grad + (1 - beta2) * diff) ** 2
+        m_hat, v_hat, n_hat = m / (1 - beta1**t), v / (1 - beta2**t), n / (1 - beta3**t)
+        u = (m_hat + (1 - beta2) * v_hat) / (pt.sqrt(n_hat + epsilon_root) + epsilon)
+        return m, v, n, grad, param - lr * (u + weight_decay * param)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "adan", slots=["m", "v", "n", "previous_grad"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, beta3=beta3, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Chainer's
+
+
+def _bounded_step(m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+    """AdaBound's step: Adam's per-element step size clipped into ``[lower, upper]``, times ``m``."""
+    lower = final_lr * (1 - 1 / (gamma * t + 1))
+    upper = final_lr * (1 + 1 / (gamma * t))
+    a_t = lr * pt.sqrt(1 - beta2**t) / (1 - beta1**t)
+    return pt.clip(a_t / (pt.sqrt(v) + epsilon), lower, upper) * m
+
+
+@update_rule(anchors={"chainer.optimizers.AdaBound": {}})
+def adabound(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8):
+    """AdaBound: Adam whose per-element step size is clipped into bounds converging to SGD's.
+
+    ::
+
+        m         := beta1 * m + (1 - beta1) * grad
+        v         := beta2 * v + (1 - beta2) * grad**2
+        a_t        = learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)
+        lower      = final_lr * (1 - 1 / (gamma * t + 1))
+        upper      = final_lr * (1 + 1 / (gamma * t))
+        param     := param - clip(a_t / (sqrt(v) + epsilon), lower, upper) * m
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        Adam's step size (default 0.001).
+    beta1, beta2 : float or symbolic scalar
+        Moment decay rates (0.9, 0.999).
+    final_lr : float or symbolic scalar
+        The SGD learning rate both bounds converge to (default 0.1).
+    gamma : float or symbolic scalar
+        Convergence speed of the bounds (default 1e-3).
+    epsilon : float or symbolic scalar
+        Added to the root of the second moment (default 1e-8).
+
+    Notes
+    -----
+    Chainer's ``Adam(adabound=True)`` (and Luo's reference code).  Chainer
+    rescales ``final_lr`` when its learning rate is changed by a schedule;
+    here ``final_lr`` is a hyperparameter of its own.  State:
+    ``<param>.adabound.m``, ``.v``, counter ``adabound.t``.  Reference: Luo
+    et al. (2019), Adaptive Gradient Methods with Dynamic Bound of Learning
+    Rate, ICLR.
+    """
+
+    def step(param, grad, m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return m, v, param - _bounded_step(m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "adabound", slots=["m", "v"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, final_lr=final_lr, gamma=gamma, epsilon=epsilon,
+    )
+
+
+@update_rule(anchors={"chainer.optimizers.AMSBound": {}})
+def amsbound(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8):
+    """AMSBound: AdaBound on AMSGrad's running maximum of the second moment.
+
+    As :func:`adabound`, with ``v_max := max(v_max, v)`` in place of ``v``
+    in the step size (the maximum of the raw second moment, as Chainer's
+    ``Adam(amsgrad=True, adabound=True)``).  Same parameters and defaults.
+    State: ``<param>.amsbound.m``, ``.v``, ``.v_hat``, counter
+    ``amsbound.t``.  Reference: Luo et al. (2019), ICLR.
+    """
+
+    def step(param, grad, m, v, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        v_max = pt.maximum(v_max, v)
+        return m, v, v_max, param - _bounded_step(m, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "amsbound", slots=["m", "v", "v_hat"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, final_lr=final_lr, gamma=gamma, epsilon=epsilon,
     )
