@@ -234,7 +234,7 @@ def test_dtype_and_with_schedules_is_idempotent():
     assert len(once) == len(updates) + 1 and S.with_schedules(once).keys() == once.keys()
     (counter,) = S.schedule_counters(once)
     assert counter.dtype == "int64" and counter.name == "cosine_decay.t" and symupdates.is_state(counter)
-    assert all(k.type == v.type for k, v in once.items())
+    assert once[counter].type == counter.type
 
 
 def test_bad_arguments_are_refused_when_built():
