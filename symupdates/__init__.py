@@ -12,6 +12,13 @@ from .core import RULES, get_or_compute_grads, is_state
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules
 from .state import get_state_values, set_state_values, state_variables
+from . import schedules  # noqa: F401
+from .schedules import evaluate as evaluate_schedule, with_schedules
+from .statefile import load_state, save_state
+from .transforms import *  # noqa: F401,F403
+from .transforms import __all__ as _transforms
+from .wrappers import *  # noqa: F401,F403
+from .wrappers import __all__ as _wrappers
 
 __version__ = "0.1.0"
 
@@ -24,4 +31,9 @@ __all__ = [
     "get_state_values",
     "set_state_values",
     "state_variables",
-] + list(_rules)
+    "schedules",
+    "with_schedules",
+    "evaluate_schedule",
+    "save_state",
+    "load_state",
+] + list(_rules) + list(_transforms) + [w for w in _wrappers if w != "global_norm"]

@@ -1,0 +1,96 @@
+"""Optimizer state files: save all state by name, write atomically, load only what matches.
+
+The file is a NumPy ``.npz`` archive with one array per state variable of
+the updates (moments, accumulators, averages, step counters and the
+counters of the schedules they use), keyed by the variable's name
+(``W.adam.m``, ``adam.t``, ``cosine_decay.t``).  Names that occur more than
+once (two rules' counters, unnamed parameters) get ``#2``, ``#3`` ... in
+the order of the updates, so the same code building the same updates finds
+the same entries.  Parameters are not included: save them as you do now.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from .schedules import with_schedules
+from .state import state_variables
+
+__all__ = ["save_state", "load_state", "state_names"]
+
+#: Marks a file as ours; the value is the format version.
+FORMAT_KEY = "__symupdates_state_format__"
+FORMAT_VERSION = 1
+
+
+def state_names(updates):
+    """``{name: variable}`` for every optimizer-state variable of ``updates``, in order."""
+    named, seen = {}, {}
+    for var in state_variables(with_schedules(updates)):
+        base = var.name or "state"
+        seen[base] = seen.get(base, 0) + 1
+        named[base if seen[base] == 1 else "%s#%d" % (base, seen[base])] = var
+    return named
+
+
+def save_state(updates, path):
+    """Write the optimizer state of ``updates`` to ``path``, atomically.
+
+    The archive is written to a temporary file next to ``path``, flushed to
+    disk, and renamed over ``path``: a crash at any moment leaves either the
+    previous file or the new one, never a partial file.
+    """
+    arrays = {name: var.get_value(borrow=True) for name, var in state_names(updates).items()}
+    arrays[FORMAT_KEY] = np.asarray(FORMAT_VERSION)
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    try:  # make the rename itself durable
+        directory_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
+
+
+def load_state(updates, path):
+    """Set the optimizer state of ``updates`` from a file written by :func:`save_state`.
+
+    Every entry is checked first: a missing or extra name, or a shape or
+    dtype that differs from the variable's, raises ``ValueError`` and
+    changes nothing.
+    """
+    variables = state_names(updates)
+    with np.load(os.fspath(path), allow_pickle=False) as archive:
+        if FORMAT_KEY not in archive.files:
+            raise ValueError("%s is not a symupdates state file" % (path,))
+        values = {name: archive[name] for name in archive.files if name != FORMAT_KEY}
+    missing = [n for n in variables if n not in values]
+    extra = [n for n in values if n not in variables]
+    if missing or extra:
+        raise ValueError(
+            "%s does not match these updates: missing %s, unexpected %s"
+            % (path, ", ".join(missing) or "nothing", ", ".join(extra) or "nothing")
+        )
+    for name, var in variables.items():
+        current = var.get_value(borrow=True)
+        if values[name].shape != current.shape or values[name].dtype != current.dtype:
+            raise ValueError(
+                "%s: %s has shape %s and dtype %s in the file; the updates need shape %s and dtype %s"
+                % (path, name, values[name].shape, values[name].dtype, current.shape, current.dtype)
+            )
+    for name, var in variables.items():
+        var.set_value(values[name])

@@ -1,0 +1,300 @@
+"""Gradient transforms: functions from gradients to gradients, applied before a rule.
+
+Each transform has the shape of an update rule,
+``transform(loss_or_grads, params, ...) -> list of gradients``, so that it
+feeds any rule (``adam(clip_by_global_norm(loss, params, 1.0), params)``)
+and composes with :func:`symupdates.chain`.  Called with hyperparameters
+only, a transform returns a function of ``(loss_or_grads, params)``, as the
+rules do.  Every transform takes ``mask``: which parameters it touches
+(:func:`parameter_mask`); the others' gradients pass unchanged.
+
+:func:`apply_decoupled_weight_decay` works on an update dict instead, after
+the rule, as Loshchilov and Hutter's AdamW does.
+"""
+
+import fnmatch
+import functools
+import inspect
+import re
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+
+from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, is_state, param_label
+from .schedules import COUNTER_TAG, _new_counter, _as_step
+
+__all__ = [
+    "parameter_mask",
+    "global_norm",
+    "clip_by_value",
+    "clip_by_norm",
+    "clip_by_global_norm",
+    "add_weight_decay",
+    "add_gradient_noise",
+    "apply_decoupled_weight_decay",
+]
+
+
+# ---------------------------------------------------------------------------
+# partial application and masks
+
+
+def _partially_applicable(kind, first, second=None):
+    """``fn(first, second, **hyper)``; called without ``first`` (and ``second``) it returns ``f(first, second)``.
+
+    The partial carries ``kind`` (``"transform"`` or ``"wrapper"``) for
+    :func:`symupdates.chain`.
+    """
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind_partial(*args, **kwargs)
+            a = bound.arguments.get(first)
+            b = bound.arguments.get(second) if second else None
+            if a is None and b is None:
+                hyper = {k: v for k, v in bound.arguments.items() if k not in (first, second)}
+                signature.bind(*([None] * (2 if second else 1)), **hyper)  # TypeError now for a wrong argument
+                partial = functools.partial(wrapper, **hyper)
+                partial.kind = kind
+                return partial
+            if second and (a is None or b is None):
+                raise ValueError("%s: give both %s and %s, or neither to get a function of them" % (fn.__name__, first, second))
+            return fn(*args, **kwargs)
+
+        wrapper.kind = kind
+        return wrapper
+
+    return decorate
+
+
+def gradient_transform(fn):
+    """Decorator: a transform ``fn(loss_or_grads, params, ...) -> grads`` with partial application."""
+    return _partially_applicable("transform", "loss_or_grads", "params")(fn)
+
+
+def update_wrapper(fn):
+    """Decorator: a wrapper ``fn(updates, params=None, ...) -> updates`` with partial application."""
+    return _partially_applicable("wrapper", "updates")(fn)
+
+
+def parameter_mask(params, where=None):
+    """Which of ``params`` ``where`` selects, as a list of bools.
+
+    ``where`` may be ``None`` (all), a glob pattern on the parameter name
+    (``"*.b"``, ``"b?"``), a compiled regular expression (searched in the
+    name), a predicate ``f(param) -> bool``, or a collection of parameters
+    or patterns (a parameter is selected if any entry selects it).
+    """
+    params = list(params)
+    if where is None:
+        return [True] * len(params)
+
+    def selects(entry, index, param):
+        if isinstance(entry, str):
+            return fnmatch.fnmatchcase(param_label(param, index), entry)
+        if isinstance(entry, re.Pattern):
+            return entry.search(param_label(param, index)) is not None
+        if isinstance(entry, SharedVariable):
+            return entry is param
+        if callable(entry):
+            return bool(entry(param))
+        raise TypeError(
+            "a mask is a name pattern, a regular expression, a predicate or a "
+            "collection of parameters, got %r" % (entry,)
+        )
+
+    entries = [where] if isinstance(where, (str, re.Pattern, SharedVariable)) or callable(where) else list(where)
+    return [any(selects(e, i, p) for e in entries) for i, p in enumerate(params)]
+
+
+def _grads_and_mask(loss_or_grads, params, mask):
+    params = check_params(params)
+    return params, get_or_compute_grads(loss_or_grads, params), parameter_mask(params, mask)
+
+
+def global_norm(tensors):
+    """``sqrt(sum of squares of all elements of all tensors)``, in the dtype of the first tensor.
+
+    For monitoring: add ``global_norm(grads)`` to the compiled function's outputs.
+    """
+    tensors = [pt.as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("global_norm of an empty list")
+    dtype = tensors[0].dtype
+    return pt.sqrt(sum(pt.sum(pt.sqr(pt.cast(t, dtype))) for t in tensors))
+
+
+# ---------------------------------------------------------------------------
+# clipping
+
+
+@gradient_transform
+def clip_by_value(loss_or_grads, params, min_value, max_value, mask=None):
+    """Clip every gradient element to ``[min_value, max_value]``.
+
+    ``grad := clip(grad, min_value, max_value)``; torch's
+    ``clip_grad_value_(clip_value)`` is ``min_value=-clip_value, max_value=clip_value``.
+    """
+    params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
+    return [
+        as_type_of(pt.clip(g, as_hyperparameter(min_value, p.dtype, "min_value"),
+                           as_hyperparameter(max_value, p.dtype, "max_value")), p) if s else g
+        for p, g, s in zip(params, grads, selected)
+    ]
+
+
+def _rescale(grad, norm, max_norm, epsilon, dtype):
+    """``grad * min(1, max_norm / (norm + epsilon))``."""
+    max_norm = as_hyperparameter(max_norm, dtype, "max_norm")
+    factor = pt.minimum(np.asarray(1, dtype), max_norm / (norm + as_hyperparameter(epsilon, dtype, "epsilon")))
+    return grad * pt.cast(factor, grad.dtype)
+
+
+@gradient_transform
+def clip_by_norm(loss_or_grads, params, max_norm, epsilon=0.0, mask=None):
+    """Rescale each gradient tensor separately so that its L2 norm is at most ``max_norm``.
+
+    ``grad := grad * min(1, max_norm / (norm(grad) + epsilon))`` with the
+    norm over all of the tensor's elements.  (For per-row or per-filter
+    norms of parameters, see :func:`symupdates.norm_constraint`.)
+    """
+    params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
+    return [
+        as_type_of(_rescale(g, pt.sqrt(pt.sum(pt.sqr(g))), max_norm, epsilon, p.dtype), p) if s else g
+        for p, g, s in zip(params, grads, selected)
+    ]
+
+
+@gradient_transform
+def clip_by_global_norm(loss_or_grads, params, max_norm, epsilon=0.0, mask=None, return_norm=False):
+    """Rescale all gradients together so that their joint L2 norm is at most ``max_norm``.
+
+    ::
+
+        norm := sqrt(sum over tensors of sum(grad**2))
+        grad := grad * min(1, max_norm / (norm + epsilon))
+
+    ``epsilon=0`` is optax.clip_by_global_norm; ``epsilon=1e-6`` is torch's
+    ``clip_grad_norm_``.  With a mask, the norm is over the selected
+    gradients only.  With ``return_norm=True`` returns ``(grads, norm)``,
+    the norm before clipping, to monitor.  Reference: Pascanu, Mikolov and
+    Bengio (2013), On the difficulty of training recurrent neural networks, ICML.
+    """
+    params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
+    chosen = [g for g, s in zip(grads, selected) if s]
+    if not chosen:
+        raise ValueError("clip_by_global_norm: the mask selects no parameter")
+    norm = global_norm(chosen)
+    clipped = [as_type_of(_rescale(g, norm, max_norm, epsilon, norm.dtype), p) if s else g
+               for p, g, s in zip(params, grads, selected)]
+    return (clipped, norm) if return_norm else clipped
+
+
+# ---------------------------------------------------------------------------
+# weight decay and noise
+
+
+@gradient_transform
+def add_weight_decay(loss_or_grads, params, weight_decay, mask=None):
+    """Coupled L2 weight decay: ``grad := grad + weight_decay * param``.
+
+    The gradient of ``weight_decay / 2 * sum(param**2)`` added to the loss;
+    torch's ``weight_decay`` argument of SGD, Adam, RMSprop, Adagrad.  Use a
+    mask to spare biases (``mask="W*"``).
+    """
+    params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
+    return [as_type_of(g + as_hyperparameter(weight_decay, p.dtype, "weight_decay") * p, p) if s else g
+            for p, g, s in zip(params, grads, selected)]
+
+
+@gradient_transform
+def add_gradient_noise(loss_or_grads, params, eta=0.01, gamma=0.55, seed=None, step=None, mask=None):
+    """Annealed Gaussian gradient noise (Neelakantan et al. 2015).
+
+    ::
+
+        grad := grad + normal(0, variance_t),   variance_t = eta / (1 + t)**gamma
+
+    with ``t`` the number of updates done before this one (0 first), the
+    paper's choices ``eta`` in {0.01, 0.3, 1.0} and ``gamma = 0.55``
+    (optax.add_noise's convention).  The noise comes from a NumPy
+    ``Generator`` seeded with ``seed`` held in a shared variable; it and the
+    step counter ``gradient_noise.t`` (unless ``step`` is given) advance
+    through :func:`symupdates.with_schedules`, which :func:`symupdates.chain`
+    calls.  Reference: Neelakantan et al. (2015), Adding Gradient Noise
+    Improves Learning for Very Deep Networks, arXiv:1511.06807.
+    """
+    params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
+    step = _new_counter("gradient_noise") if step is None else _as_step(step)
+    rng = pytensor.shared(np.random.default_rng(seed), name="gradient_noise.rng")
+    generator = rng
+    noisy = []
+    for p, g, s in zip(params, grads, selected):
+        if not s:
+            noisy.append(g)
+            continue
+        variance = as_hyperparameter(eta, p.dtype, "eta") / (
+            1 + pt.cast(step, p.dtype)) ** as_hyperparameter(gamma, p.dtype, "gamma")
+        generator, noise = pt.random.normal(0, 1, size=g.shape, rng=generator, dtype=p.dtype).owner.outputs
+        noisy.append(as_type_of(g + pt.sqrt(variance) * noise, p))
+    setattr(rng.tag, COUNTER_TAG, generator)
+    return noisy
+
+
+@update_wrapper
+def apply_decoupled_weight_decay(updates, params=None, weight_decay=0.01, learning_rate=1.0, mask=None):
+    """Decoupled weight decay on the updates of any rule (AdamW's decay, for every rule).
+
+    For each parameter, with ``update`` the value ``updates`` assigns it::
+
+        param := update - learning_rate * weight_decay * param
+
+    ``param`` being its value before the step: torch.optim.AdamW's
+    ``param *= 1 - lr * weight_decay`` followed by the Adam step.  Pass the
+    rule's learning rate (or schedule) as ``learning_rate``; with the
+    default 1.0, ``weight_decay`` is the decay per step, as in Loshchilov
+    and Hutter's paper (where it is scaled by the schedule multiplier only).
+
+    Parameters
+    ----------
+    updates : OrderedDict
+        The updates of a rule; copied, not changed.
+    params : list of shared variables, optional
+        The parameters to decay; by default every key of ``updates`` that
+        is not optimizer state.
+    weight_decay, learning_rate : float or symbolic scalar
+    mask : see :func:`parameter_mask`
+        Which of ``params`` to decay (e.g. not the biases).
+
+    Reference: Loshchilov and Hutter (2019), Decoupled Weight Decay
+    Regularization, ICLR, arXiv:1711.05101.
+    """
+    updates, params = _updates_and_params(updates, params, "apply_decoupled_weight_decay")
+    for param, selected in zip(params, parameter_mask(params, mask)):
+        if selected:
+            decay = as_hyperparameter(learning_rate, param.dtype, "learning_rate") * as_hyperparameter(
+                weight_decay, param.dtype, "weight_decay")
+            updates[param] = as_type_of(updates[param] - decay * param, param)
+    return updates
+
+
+def _updates_and_params(updates, params, who):
+    """A copy of ``updates`` and the parameters to act on, all of them in ``updates``."""
+    if not isinstance(updates, dict):
+        raise TypeError("%s: updates must be a dict of {shared variable: update}, got %r" % (who, updates))
+    updates = OrderedDict(updates)
+    if params is None:
+        params = [v for v in updates if not is_state(v) and not hasattr(v.tag, COUNTER_TAG)
+                  and str(getattr(v.type, "dtype", "")).startswith("float")]
+    params = check_params(params)
+    missing = [p for p in params if p not in updates]
+    if missing:
+        raise ValueError("%s: %s has no update in updates; pass parameters that updates holds, "
+                         "or params=None for all of them" % (who, param_label(missing[0])))
+    return updates, params
