@@ -241,10 +241,18 @@ def add_gradient_noise(loss_or_grads, params, eta=0.01, gamma=0.55, seed=None, s
             continue
         variance = as_hyperparameter(eta, p.dtype, "eta") / (
             1 + pt.cast(step, p.dtype)) ** as_hyperparameter(gamma, p.dtype, "gamma")
-        generator, noise = pt.random.normal(0, 1, size=g.shape, rng=generator, dtype=p.dtype).owner.outputs
+        generator, noise = _normal(generator, g.shape, p.dtype)
         noisy.append(as_type_of(g + pt.sqrt(variance) * noise, p))
     setattr(rng.tag, COUNTER_TAG, generator)
     return noisy
+
+
+def _normal(generator, shape, dtype):
+    """``(next generator, standard normal draws)``."""
+    try:
+        return pt.random.normal(0, 1, size=shape, rng=generator, dtype=dtype, return_next_rng=True)
+    except TypeError:  # PyTensor 2.x returns the draws only
+        return pt.random.normal(0, 1, size=shape, rng=generator, dtype=dtype).owner.outputs
 
 
 @update_wrapper
