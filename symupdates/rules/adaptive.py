@@ -6,9 +6,11 @@ switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
 ``weight_decay``, ``maximize`` and ``learning_rate_in_velocity`` (see
 :mod:`symupdates.rules.descent`):
 
-``epsilon_in_sqrt``
-    ``True``: divide by ``sqrt(accu + epsilon)`` (Lasagne, Keras 3, optax's
-    default); ``False``: by ``sqrt(accu) + epsilon`` (torch, Chainer, Keras 2).
+``epsilon_placement``
+    ``"inside_sqrt"``: divide by ``sqrt(accu + epsilon)`` (Lasagne, Keras 3,
+    optax's default); ``"outside_sqrt"``: by ``sqrt(accu) + epsilon`` (torch,
+    Chainer, Keras 2).  The Adam family uses the same name with its own
+    values.
 """
 
 import numbers
@@ -26,14 +28,17 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_rule
-from .descent import as_float_step, check_switch, coupled_gradient, is_off, optional_hyperparameters
+from .descent import as_float_step, check_choice, check_switch, coupled_gradient, is_off, optional_hyperparameters
 
 __all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta", "rmsprop_graves", "smorms3"]
 
 
-def root(accu, epsilon, epsilon_in_sqrt):
+EPSILON_PLACEMENTS = ("inside_sqrt", "outside_sqrt")
+
+
+def root(accu, epsilon, placement):
     """The denominator of an adaptive step: ``epsilon`` inside or outside the square root."""
-    return pt.sqrt(accu + epsilon) if epsilon_in_sqrt else pt.sqrt(accu) + epsilon
+    return pt.sqrt(accu + epsilon) if placement == "inside_sqrt" else pt.sqrt(accu) + epsilon
 
 
 def initial_value(name, value):
@@ -46,15 +51,17 @@ def initial_value(name, value):
 @update_rule(
     anchors={
         "Lasagne": {},
-        "torch.optim.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-10, "epsilon_in_sqrt": False},
+        "torch.optim.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-10, "epsilon_placement": "outside_sqrt"},
         "optax.adagrad": {"epsilon": 1e-7, "initial_accumulator_value": 0.1},
         "keras.optimizers.Adagrad": {"learning_rate": 0.001, "epsilon": 1e-7, "initial_accumulator_value": 0.1},
-        "chainer.optimizers.AdaGrad": {"learning_rate": 0.001, "epsilon": 1e-8, "epsilon_in_sqrt": False},
+        "chainer.optimizers.AdaGrad": {
+            "learning_rate": 0.001, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
+        },
     }
 )
 def adagrad(
-    loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, *, epsilon_in_sqrt=True, learning_rate_decay=0.0,
-    initial_accumulator_value=0.0, weight_decay=0.0, maximize=False,
+    loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
+    learning_rate_decay=0.0, initial_accumulator_value=0.0, weight_decay=0.0, maximize=False,
 ):
     """AdaGrad: steps scaled by the root of the sum of all squared gradients.
 
@@ -68,8 +75,8 @@ def adagrad(
 
         lr_t  := learning_rate / (1 + (t - 1) * learning_rate_decay)
         accu  := accu + grad**2                    (accu starts at initial_accumulator_value)
-        param := param - lr_t * grad / sqrt(accu + epsilon)      (epsilon_in_sqrt=True)
-        param := param - lr_t * grad / (sqrt(accu) + epsilon)    (epsilon_in_sqrt=False)
+        param := param - lr_t * grad / sqrt(accu + epsilon)      ("inside_sqrt")
+        param := param - lr_t * grad / (sqrt(accu) + epsilon)    ("outside_sqrt")
 
     Parameters
     ----------
@@ -77,9 +84,9 @@ def adagrad(
         The step size (default 1.0).
     epsilon : float or symbolic scalar
         Keeps the denominator away from zero (default 1e-6).
-    epsilon_in_sqrt : bool
-        True (default): inside the square root (Lasagne, Keras, optax);
-        False: outside (torch, Chainer).
+    epsilon_placement : {"inside_sqrt", "outside_sqrt"}
+        Epsilon inside the square root (default: Lasagne, Keras, optax) or
+        outside (torch, Chainer).
     learning_rate_decay : float or symbolic scalar
         torch's ``lr_decay``: inverse-time decay of the step size (default 0).
     initial_accumulator_value : float
@@ -99,7 +106,7 @@ def adagrad(
     Notes
     -----
     Anchors: Lasagne: the defaults.  ``torch.optim.Adagrad``:
-    ``learning_rate=0.01, epsilon=1e-10, epsilon_in_sqrt=False`` (its
+    ``learning_rate=0.01, epsilon=1e-10, epsilon_placement="outside_sqrt"`` (its
     ``lr_decay``, ``initial_accumulator_value``, ``weight_decay`` and
     ``maximize`` map to the switches of the same meaning).
     ``keras.optimizers.Adagrad``: ``learning_rate=0.001, epsilon=1e-7,
@@ -107,11 +114,11 @@ def adagrad(
     initial_accumulator_value=0.1`` (optax returns a zero step where the
     accumulator is zero, which with ``epsilon > 0`` is what this computes).
     ``chainer.optimizers.AdaGrad``: ``learning_rate=0.001, epsilon=1e-8,
-    epsilon_in_sqrt=False``.  Reference: Duchi, Hazan and Singer (2011),
+    epsilon_placement="outside_sqrt"``.  Reference: Duchi, Hazan and Singer (2011),
     Adaptive Subgradient Methods for Online Learning and Stochastic
     Optimization, JMLR 12:2121-2159.
     """
-    epsilon_in_sqrt = check_switch("epsilon_in_sqrt", epsilon_in_sqrt)
+    epsilon_placement = check_choice("epsilon_placement", epsilon_placement, EPSILON_PLACEMENTS)
     maximize = check_switch("maximize", maximize)
     initial = initial_value("initial_accumulator_value", initial_accumulator_value)
 
@@ -120,7 +127,7 @@ def adagrad(
         if learning_rate_decay is not None:
             lr = lr / (1 + (as_float_step(t, lr) - 1) * learning_rate_decay)
         accu = accu + grad**2
-        return accu, param - lr * grad / root(accu, epsilon, epsilon_in_sqrt)
+        return accu, param - lr * grad / root(accu, epsilon, epsilon_placement)
 
     return elementwise_rule(
         step, loss_or_grads, params, "adagrad", slots=[("accu", initial)],
@@ -133,17 +140,19 @@ def adagrad(
     anchors={
         "Lasagne": {},
         "torch.optim.RMSprop": {
-            "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_in_sqrt": False,
+            "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
             "learning_rate_in_velocity": False,
         },
         "optax.rmsprop": {"epsilon": 1e-8},
         "keras.optimizers.RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7},
-        "chainer.optimizers.RMSprop": {"learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_in_sqrt": False},
+        "chainer.optimizers.RMSprop": {
+            "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
+        },
     }
 )
 def rmsprop(
-    loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_in_sqrt=True, centered=False,
-    momentum=0.0, nesterov=False, learning_rate_in_velocity=True, initial_accumulator_value=0.0,
+    loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
+    centered=False, momentum=0.0, nesterov=False, learning_rate_in_velocity=True, initial_accumulator_value=0.0,
     weight_decay=0.0, maximize=False,
 ):
     """RMSprop: steps scaled by a moving root mean square of the gradients.
@@ -158,7 +167,7 @@ def rmsprop(
         accu     := rho * accu + (1 - rho) * grad**2      (starts at initial_accumulator_value)
         grad_avg := rho * grad_avg + (1 - rho) * grad     (centered only)
         var      := accu - grad_avg**2 if centered else accu
-        scaled   := grad / sqrt(var + epsilon)            (epsilon_in_sqrt=False: sqrt(var) + epsilon)
+        scaled   := grad / sqrt(var + epsilon)            ("outside_sqrt": sqrt(var) + epsilon)
         without momentum:  param := param - learning_rate * scaled
         learning_rate_in_velocity=True:   velocity := momentum * velocity + learning_rate * scaled
                                           param := param - velocity
@@ -176,9 +185,9 @@ def rmsprop(
         optax's ``decay``).
     epsilon : float or symbolic scalar
         Keeps the denominator away from zero (default 1e-6).
-    epsilon_in_sqrt : bool
-        True (default): inside the square root (Lasagne, Keras 3, optax);
-        False: outside (torch, Chainer, Keras 2).
+    epsilon_placement : {"inside_sqrt", "outside_sqrt"}
+        Epsilon inside the square root (default: Lasagne, Keras 3, optax) or
+        outside (torch, Chainer, Keras 2).
     centered : bool
         Divide by an estimate of the variance instead of the second moment
         (Graves 2013; default False).
@@ -200,19 +209,20 @@ def rmsprop(
     State: ``<param>.rmsprop.accu``, and ``<param>.rmsprop.grad_avg`` when
     centered, ``<param>.rmsprop.velocity`` with momentum.  Anchors: Lasagne:
     the defaults.  ``torch.optim.RMSprop``: ``learning_rate=0.01, rho=0.99,
-    epsilon=1e-8, epsilon_in_sqrt=False, learning_rate_in_velocity=False``
+    epsilon=1e-8, epsilon_placement="outside_sqrt", learning_rate_in_velocity=False``
     (``centered``, ``momentum``, ``weight_decay``, ``maximize`` alike).
     ``keras.optimizers.RMSprop`` (Keras 3): ``learning_rate=0.001,
     epsilon=1e-7`` (Keras 2 put epsilon outside the square root).
-    ``optax.rmsprop``: ``epsilon=1e-8`` (``eps_in_sqrt``, ``centered``,
+    ``optax.rmsprop``: ``epsilon=1e-8`` (``eps_in_sqrt=False`` is
+    ``epsilon_placement="outside_sqrt"``; ``centered``,
     ``momentum``, ``nesterov`` alike; its ``bias_correction`` is not
     offered).  ``chainer.optimizers.RMSprop``: ``learning_rate=0.01,
-    rho=0.99, epsilon=1e-8, epsilon_in_sqrt=False``.  Reference: Tieleman
+    rho=0.99, epsilon=1e-8, epsilon_placement="outside_sqrt"``.  Reference: Tieleman
     and Hinton (2012), Neural Networks for Machine Learning, lecture 6.5;
     Graves (2013), Generating Sequences With Recurrent Neural Networks,
     arXiv:1308.0850 (centered form).
     """
-    epsilon_in_sqrt = check_switch("epsilon_in_sqrt", epsilon_in_sqrt)
+    epsilon_placement = check_choice("epsilon_placement", epsilon_placement, EPSILON_PLACEMENTS)
     centered = check_switch("centered", centered)
     nesterov = check_switch("nesterov", nesterov)
     learning_rate_in_velocity = check_switch("learning_rate_in_velocity", learning_rate_in_velocity)
@@ -230,8 +240,8 @@ def rmsprop(
             new_slots.append(grad_avg)
             var = accu - grad_avg**2
         if momentum is None:
-            return (*new_slots, param - lr * grad / root(var, epsilon, epsilon_in_sqrt))
-        scaled = grad / root(var, epsilon, epsilon_in_sqrt)
+            return (*new_slots, param - lr * grad / root(var, epsilon, epsilon_placement))
+        scaled = grad / root(var, epsilon, epsilon_placement)
         if learning_rate_in_velocity:
             velocity = momentum * slots[-1] + lr * scaled
             change = lr * scaled + momentum * velocity if nesterov else velocity

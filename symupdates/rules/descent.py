@@ -55,6 +55,13 @@ def check_switch(name, value):
     return bool(value)
 
 
+def check_choice(name, value, allowed):
+    """Refuse a value of a string switch that is not one of ``allowed``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, allowed)), value))
+    return value
+
+
 def optional_hyperparameters(**values):
     """The hyperparameters whose options are on (see :func:`is_off`), for ``elementwise_rule``."""
     return {name: value for name, value in values.items() if not is_off(value)}

@@ -51,6 +51,7 @@ CASES = {
     ),
     "adagrad": ("adagrad", {"learning_rate": 0.1}),
     "adagrad_options": ("adagrad", {"learning_rate": 0.3, "initial_accumulator_value": 0.5, "eps": 1e-4}),
+    "sgd": ("sgd", {"learning_rate": 0.05}),
     "sgd_momentum": ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),
     "sgd_nesterov": ("sgd", {"learning_rate": 0.05, "momentum": 0.8, "nesterov": True}),
     "adadelta": ("adadelta", {"learning_rate": 0.5}),
