@@ -6,5 +6,8 @@ from .adaptive import *  # noqa: F401,F403
 from .adam_family import *  # noqa: F401,F403
 from .sign import *  # noqa: F401,F403
 from . import sign
+from .layerwise import *  # noqa: F401,F403
+from .matrix import *  # noqa: F401,F403
+from . import layerwise, matrix
 
-__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__ + sign.__all__
+__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__ + sign.__all__ + layerwise.__all__ + matrix.__all__
