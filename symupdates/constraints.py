@@ -1,6 +1,8 @@
 """Norm constraints on tensors (Lasagne's): rescale, never clip element-wise."""
 
 import numpy as np
+import pytensor
+import pytensor.scalar
 import pytensor.tensor as pt
 
 from .core import as_hyperparameter
@@ -81,12 +83,14 @@ def total_norm_constraint(tensor_vars, max_norm, epsilon=1e-7, return_norm=False
     Returns
     -------
     list of tensor expressions, each of its input's dtype, and with
-    ``return_norm`` the norm (in the dtype of the first tensor).
+    ``return_norm`` the norm (in the widest dtype of the tensors).
     """
     tensor_vars = [pt.as_tensor_variable(t) for t in tensor_vars]
     if not tensor_vars:
         raise ValueError("total_norm_constraint: tensor_vars is empty")
-    dtype = tensor_vars[0].dtype
+    # The widest dtype: a float64 tensor in the list must not be rescaled by a
+    # float32-precision multiplier (nor overflow when squared in float32).
+    dtype = pytensor.scalar.upcast(*[t.dtype for t in tensor_vars])
     norm = pt.sqrt(sum(pt.sum(pt.sqr(pt.cast(t, dtype))) for t in tensor_vars))
     target = pt.clip(norm, np.asarray(0, dtype), as_hyperparameter(max_norm, dtype, "max_norm"))
     multiplier = target / (as_hyperparameter(epsilon, dtype, "epsilon") + norm)
