@@ -40,6 +40,10 @@ from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_gr
 __all__ = ["elementwise_rule", "elementwise_updates", "trace_elementwise", "apply_composite"]
 
 
+#: Step functions abbreviate some arguments; errors name the rule's argument.
+ARGUMENT_NAMES = {"lr": "learning_rate"}
+
+
 class NotElementwiseError(TypeError):
     """A ``step`` function used an operation that is not element-wise."""
 
@@ -180,7 +184,7 @@ def elementwise_updates(step, rows, targets, hyper=None, name="step"):
     results = [None] * len(rows)
     for (input_dtypes, output_dtypes), indices in groups.items():
         dtype = output_dtypes[0]
-        cast = {k: as_hyperparameter(v, dtype, name=k) for k, v in hyper.items()}
+        cast = {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
         composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
         outputs = apply_composite(composite, [rows[i] for i in indices], invariants)
         for i, outs in zip(indices, outputs):
@@ -208,7 +212,7 @@ def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False,
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     for key, value in hyper.items():  # refuse a bad value before creating any state
-        as_hyperparameter(value, params[0].dtype, name=key)
+        as_hyperparameter(value, params[0].dtype, name=ARGUMENT_NAMES.get(key, key))
     slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
     states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
     if counter:
