@@ -233,6 +233,17 @@ def step_counter(rule, name="t"):
 # partial application
 
 
+def with_schedule_counters(updates):
+    """``updates`` plus the increment of every schedule counter its expressions use.
+
+    So that a schedule given as a hyperparameter advances by itself; see
+    :func:`symupdates.schedules.with_schedules`.
+    """
+    from .schedules import with_schedules  # schedules builds on this module
+
+    return with_schedules(updates)
+
+
 #: Every public update rule, by name, in definition order (filled by :func:`update_rule`).
 RULES = OrderedDict()
 
@@ -271,7 +282,7 @@ def update_rule(rule=None, *, anchors=None):
                 "%s: give both %s and %s to get updates, or neither to get a "
                 "function of them" % (rule.__name__, first, second)
             )
-        return rule(*args, **kwargs)
+        return with_schedule_counters(rule(*args, **kwargs))
 
     wrapper.anchors = dict(anchors or {})
     RULES[rule.__name__] = wrapper

@@ -229,10 +229,10 @@ def test_dtype_and_with_schedules_is_idempotent():
     assert lr32.dtype == "float32" and lr32.type.ndim == 0
     p = pytensor.shared(np.zeros(3, dtype="float32"), name="w")
     updates = symupdates.sgd([pt.ones(3, dtype="float32")], [p], learning_rate=lr32)
-    assert S.schedule_counters(updates) and not any(c in updates for c in S.schedule_counters(updates))
+    (counter,) = S.schedule_counters(updates)
+    assert list(updates) == [p, counter], "a rule given a schedule registers the schedule's counter update"
     once = S.with_schedules(updates)
-    assert len(once) == len(updates) + 1 and S.with_schedules(once).keys() == once.keys()
-    (counter,) = S.schedule_counters(once)
+    assert once.keys() == updates.keys() and S.with_schedules(once).keys() == once.keys()
     assert counter.dtype == "int64" and counter.name == "cosine_decay.t" and symupdates.is_state(counter)
     assert once[counter].type == counter.type
 
@@ -252,3 +252,14 @@ def test_bad_arguments_are_refused_when_built():
         S.piecewise_constant(1.0, {3: -1.0})
     with pytest.raises(TypeError, match="init_value"):
         S.cosine_decay("0.1", 10)
+
+
+def test_a_bare_rule_given_a_schedule_advances_it():
+    p = pytensor.shared(np.float64(1.0), name="p")
+    lr = S.exponential_decay(0.1, 1, 0.5)
+    step = pytensor.function([], [], updates=symupdates.sgd([pt.constant(1.0)], [p], learning_rate=lr))
+    expected = 1.0
+    for k in range(4):
+        step()
+        expected -= 0.1 * 0.5**k  # the k-th update uses the schedule's value at k
+        assert p.get_value() == pytest.approx(expected, rel=1e-15)
