@@ -9,7 +9,7 @@ every parameter at every step with the reference:
   tests/reference/generate_torch_descent.py, and torch run live;
 * optax: golden trajectories of tests/reference/generate_optax_sign.py;
 * Keras 3: golden trajectories of tests/reference/generate_keras_descent.py;
-* Chainer, Lasagne, lion-pytorch and the EMA momentum of seed 003: NumPy
+* Chainer, Keras 2, Lasagne, lion-pytorch and the EMA momentum of seed 003: NumPy
   transcriptions of their published code and formulas, below, written from
   those sources and not from this package.
 
@@ -283,7 +283,8 @@ def test_torch_learning_rate_outside_velocity_when_it_changes(problem):
 
 # ---------------------------------------------------------------------------
 # NumPy transcriptions: Chainer's optimizers (chainer/optimizers/*.py),
-# Lasagne's documented formulas, lion-pytorch, seed 003.
+# standalone Keras 2's optimizers, Lasagne's documented formulas,
+# lion-pytorch, seed 003.
 # Each returns (step, init_state) for harness.numpy_trajectory.
 
 
@@ -358,6 +359,28 @@ def chainer_smorms3(lr=0.001, eps=1e-16):
     return step, lambda params: [[np.ones_like(p) for p in params]] + zeros(params, 2)
 
 
+def keras2_adagrad(lr=0.01, epsilon=1e-7):
+    """Standalone Keras 2's Adagrad.get_updates (keras/optimizers.py, Keras 2.0-2.3)."""
+
+    def step(params, grads, state, t):
+        (accumulators,) = state
+        new_a = [a + g**2 for a, g in zip(accumulators, grads)]
+        return [p - lr * g / (np.sqrt(a) + epsilon) for p, g, a in zip(params, grads, new_a)], [new_a]
+
+    return step, lambda params: zeros(params, 1)
+
+
+def keras2_rmsprop(lr=0.001, rho=0.9, epsilon=1e-7):
+    """Standalone Keras 2's RMSprop.get_updates (keras/optimizers.py, Keras 2.0-2.3)."""
+
+    def step(params, grads, state, t):
+        (accumulators,) = state
+        new_a = [rho * a + (1.0 - rho) * g**2 for a, g in zip(accumulators, grads)]
+        return [p - lr * g / (np.sqrt(a) + epsilon) for p, g, a in zip(params, grads, new_a)], [new_a]
+
+    return step, lambda params: zeros(params, 1)
+
+
 def lasagne_momentum(learning_rate, momentum=0.9, nesterov=False):
     """Lasagne's documented formulas for momentum and nesterov_momentum."""
 
@@ -418,6 +441,11 @@ TRANSCRIBED = {
         chainer_adagrad(lr=0.2, eps=1e-3),
     ),
     "chainer_rmsprop": ("rmsprop", "chainer.optimizers.RMSprop", {}, chainer_rmsprop()),
+    "keras2_adagrad": ("adagrad", "Keras 2 Adagrad", {}, keras2_adagrad()),
+    "keras2_rmsprop": ("rmsprop", "Keras 2 RMSprop", {}, keras2_rmsprop()),
+    "keras2_rmsprop_options": (
+        "rmsprop", "Keras 2 RMSprop", {"learning_rate": 0.01, "rho": 0.8}, keras2_rmsprop(lr=0.01, rho=0.8),
+    ),
     "chainer_rmsprop_graves": ("rmsprop_graves", "chainer.optimizers.RMSpropGraves", {}, chainer_rmsprop_graves()),
     "chainer_rmsprop_graves_options": (
         "rmsprop_graves", "chainer.optimizers.RMSpropGraves",

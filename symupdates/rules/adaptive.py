@@ -54,6 +54,7 @@ def initial_value(name, value):
         "torch.optim.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-10, "epsilon_placement": "outside_sqrt"},
         "optax.adagrad": {"epsilon": 1e-7, "initial_accumulator_value": 0.1},
         "keras.optimizers.Adagrad": {"learning_rate": 0.001, "epsilon": 1e-7, "initial_accumulator_value": 0.1},
+        "Keras 2 Adagrad": {"learning_rate": 0.01, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
         "chainer.optimizers.AdaGrad": {
             "learning_rate": 0.001, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
         },
@@ -110,7 +111,9 @@ def adagrad(
     ``lr_decay``, ``initial_accumulator_value``, ``weight_decay`` and
     ``maximize`` map to the switches of the same meaning).
     ``keras.optimizers.Adagrad``: ``learning_rate=0.001, epsilon=1e-7,
-    initial_accumulator_value=0.1``.  ``optax.adagrad``: ``epsilon=1e-7,
+    initial_accumulator_value=0.1``; standalone Keras 2.0-2.3:
+    ``learning_rate=0.01, epsilon=1e-7, epsilon_placement="outside_sqrt"``.
+    ``optax.adagrad``: ``epsilon=1e-7,
     initial_accumulator_value=0.1`` (optax returns a zero step where the
     accumulator is zero, which with ``epsilon > 0`` is what this computes).
     ``chainer.optimizers.AdaGrad``: ``learning_rate=0.001, epsilon=1e-8,
@@ -145,6 +148,7 @@ def adagrad(
         },
         "optax.rmsprop": {"epsilon": 1e-8},
         "keras.optimizers.RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7},
+        "Keras 2 RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
         "chainer.optimizers.RMSprop": {
             "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
         },
@@ -212,7 +216,8 @@ def rmsprop(
     epsilon=1e-8, epsilon_placement="outside_sqrt", learning_rate_in_velocity=False``
     (``centered``, ``momentum``, ``weight_decay``, ``maximize`` alike).
     ``keras.optimizers.RMSprop`` (Keras 3): ``learning_rate=0.001,
-    epsilon=1e-7`` (Keras 2 put epsilon outside the square root).
+    epsilon=1e-7``; standalone Keras 2.0-2.3 put it outside:
+    ``learning_rate=0.001, epsilon=1e-7, epsilon_placement="outside_sqrt"``.
     ``optax.rmsprop``: ``epsilon=1e-8`` (``eps_in_sqrt=False`` is
     ``epsilon_placement="outside_sqrt"``; ``centered``,
     ``momentum``, ``nesterov`` alike; its ``bias_correction`` is not

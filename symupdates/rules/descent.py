@@ -23,7 +23,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule
+from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule, with_schedule_counters
 from ..fused import elementwise_rule, elementwise_updates
 
 __all__ = [
@@ -45,7 +45,9 @@ def is_off(value):
 
     A symbolic value is never off: it may change between steps.
     """
-    return isinstance(value, (numbers.Number, np.ndarray)) and not isinstance(value, bool) and np.all(value == 0)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Number, np.ndarray)):
+        return False
+    return np.ndim(value) == 0 and value == 0
 
 
 def check_switch(name, value):
@@ -165,7 +167,7 @@ def _momentum_updates(step, updates, params, rule, momentum):
             name=rule,
         )
     )
-    return updates
+    return with_schedule_counters(updates)
 
 
 def apply_momentum(updates, params=None, momentum=0.9):
