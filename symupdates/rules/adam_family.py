@@ -586,15 +586,16 @@ def nadam(
     workshop.
     """
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    # The product is one scalar for all parameters, computed once per step
-    # outside the element-wise kernel; float64 so that it never drifts.
     grads = get_or_compute_grads(loss_or_grads, params)
     hyper = dict(lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
                  schedule_decay=schedule_decay, weight_decay=weight_decay)
     for name, value in hyper.items():  # refuse a bad value before creating any state
         as_hyperparameter(value, "float64", name=name)
     counter, t = step_counter("nadam")
-    mu_product = _tag_state(pytensor.shared(np.ones((), dtype="float64"), name="nadam.mu_product"), "nadam", "mu_product")
+    # The product is one scalar for all parameters, computed once per step
+    # outside the element-wise kernel; float64 so that it never drifts.
+    mu_product = pytensor.shared(np.ones((), dtype="float64"), name="nadam.mu_product")
+    _tag_state(mu_product, "nadam", "mu_product")
     new_mu_product = mu_product * _nadam_momentum(
         as_hyperparameter(beta1, "float64", "beta1"), as_hyperparameter(schedule_decay, "float64", "schedule_decay"), t
     )
@@ -805,7 +806,9 @@ def _bounded_step(m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t):
 
 
 @update_rule(anchors={"chainer.optimizers.AdaBound": {}})
-def adabound(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8):
+def adabound(
+    loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8
+):
     """AdaBound: Adam whose per-element step size is clipped into bounds converging to SGD's.
 
     ::
@@ -852,7 +855,9 @@ def adabound(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
 
 
 @update_rule(anchors={"chainer.optimizers.AMSBound": {}})
-def amsbound(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8):
+def amsbound(
+    loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, final_lr=0.1, gamma=1e-3, epsilon=1e-8
+):
     """AMSBound: AdaBound on AMSGrad's running maximum of the second moment.
 
     As :func:`adabound`, with ``v_max := max(v_max, v)`` in place of ``v``

@@ -26,7 +26,9 @@ STEPS = 30
 #: case -> (symupdates rule, its keyword arguments, optax alias, its keyword arguments)
 CASES = {
     # The anchors' cases: optax's defaults, with the learning rate it requires.
-    "adam_defaults": ("adam", {"learning_rate": 0.05, "epsilon_placement": "corrected"}, "adam", {"learning_rate": 0.05}),
+    "adam_defaults": (
+        "adam", {"learning_rate": 0.05, "epsilon_placement": "corrected"}, "adam", {"learning_rate": 0.05}
+    ),
     "amsgrad_defaults": (
         "amsgrad",
         {"learning_rate": 0.05, "epsilon_placement": "corrected", "maximum_of": "corrected"},
