@@ -23,6 +23,7 @@ __all__ = [
     "as_hyperparameter",
     "as_type_of",
     "new_state",
+    "new_global_state",
     "step_counter",
     "is_state",
     "param_label",
@@ -209,6 +210,16 @@ def new_state(param, rule, slot, init=0.0, shape=None, dtype=None, static_shape=
         name="%s.%s.%s" % (param_label(param), rule, slot),
         shape=static_shape if static_shape is not None else (None,) * len(shape),
     )
+    return _tag_state(var, rule, slot)
+
+
+def new_global_state(rule, slot, init=0.0, dtype="float64"):
+    """A scalar state variable of ``rule`` that belongs to no parameter.
+
+    Named ``<rule>.<slot>`` (``nadam.mu_product``) and tagged as optimizer
+    state, like the per-parameter state of :func:`new_state`.
+    """
+    var = pytensor.shared(np.asarray(init, dtype=dtype), name="%s.%s" % (rule, slot))
     return _tag_state(var, rule, slot)
 
 

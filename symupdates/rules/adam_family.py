@@ -22,10 +22,9 @@ same switch names are used throughout the package:
 import numbers
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 
-from ..core import _tag_state, as_hyperparameter, as_type_of, get_or_compute_grads, step_counter, update_rule
+from ..core import as_hyperparameter, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..fused import elementwise_rule
 
 __all__ = [
@@ -594,8 +593,7 @@ def nadam(
     counter, t = step_counter("nadam")
     # The product is one scalar for all parameters, computed once per step
     # outside the element-wise kernel; float64 so that it never drifts.
-    mu_product = pytensor.shared(np.ones((), dtype="float64"), name="nadam.mu_product")
-    _tag_state(mu_product, "nadam", "mu_product")
+    mu_product = new_global_state("nadam", "mu_product", init=1.0)
     new_mu_product = mu_product * _nadam_momentum(
         as_hyperparameter(beta1, "float64", "beta1"), as_hyperparameter(schedule_decay, "float64", "schedule_decay"), t
     )
