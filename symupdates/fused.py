@@ -36,6 +36,7 @@ from pytensor.graph.basic import Constant
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, new_state, step_counter
+from .multitensor import multi_elemwise, row_layout
 
 __all__ = ["elementwise_rule", "elementwise_updates", "trace_elementwise", "apply_composite"]
 
@@ -134,18 +135,38 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
     return composite, invariants
 
 
-def apply_composite(composite, rows, invariants):
-    """Apply ``composite`` element-wise to every row.
+def apply_composite(composite, rows, invariants, targets=None):
+    """Apply ``composite`` element-wise to every row, with O(1) graph nodes.
 
     ``rows`` is a list of tuples of tensors, one tuple per parameter; 0-d
     entries broadcast.  ``invariants`` (0-d) are appended to every row.
-    Returns a list of output lists, one per row.
+    ``targets`` (optional, one tuple per row) names the variable each output
+    replaces; an output may then overwrite that input in place.  Returns a
+    list of output lists, one per row.
+
+    Rows that share a layout go into one :class:`~.multitensor.MultiElemwise`
+    node; a row the multi-tensor kernel cannot take (entries broadcasting
+    against each other) gets an ``Elemwise`` of its own.
     """
-    op = Elemwise(composite)
-    results = []
-    for row in rows:
-        outs = op(*row, *invariants)
-        results.append(list(outs) if isinstance(outs, (list, tuple)) else [outs])
+    results = [None] * len(rows)
+    groups = OrderedDict()
+    for index, row in enumerate(rows):
+        layout = row_layout(row)
+        if layout is None:
+            outs = Elemwise(composite)(*row, *invariants)
+            results[index] = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+            continue
+        candidates = (-1,) * composite.nout
+        if targets is not None:
+            candidates = tuple(
+                next((k for k, x in enumerate(row) if x is target), -1)
+                for target in targets[index]
+            )
+        groups.setdefault((layout, candidates), []).append(index)
+    for (layout, candidates), indices in groups.items():
+        outputs = multi_elemwise(composite, [rows[i] for i in indices], invariants, candidates)
+        for i, outs in zip(indices, outputs):
+            results[i] = outs
     return results
 
 
@@ -186,7 +207,7 @@ def elementwise_updates(step, rows, targets, hyper=None, name="step"):
         dtype = output_dtypes[0]
         cast = {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
         composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
-        outputs = apply_composite(composite, [rows[i] for i in indices], invariants)
+        outputs = apply_composite(composite, [rows[i] for i in indices], invariants, [targets[i] for i in indices])
         for i, outs in zip(indices, outputs):
             results[i] = outs
 

@@ -1,0 +1,637 @@
+"""One graph node that applies an element-wise formula to many tensors.
+
+:class:`MultiElemwise` is the engine's answer to compile time, in the spirit
+of torch's multi-tensor ("foreach"/fused) kernels: one node holds the scalar
+:class:`~pytensor.scalar.basic.Composite` of a rule and takes, for every
+parameter, a *row* of tensors (``param, grad, m, v`` ...) plus the
+loop-invariant scalars (``a_t``, ``beta1`` ...) shared by all rows.  It
+returns every row's outputs, each with the type an ``Elemwise`` of the same
+composite would give it.  A rule's update part is then O(1) nodes however
+many parameters the model has, so PyTensor's rewriter, which re-validates the
+graph at every replacement, has nothing to do per parameter.
+
+Implementations, one per backend:
+
+* Python (``perform``): NumPy, the reference and fallback.
+* C (``make_thunk``): a small extension module, compiled once per composite
+  and row layout (never per tensor count) and cached on disk in PyTensor's
+  compile directory, holds one static kernel generated from the composite's
+  scalar C code.  The kernel is called once per tensor, with an OpenMP
+  parallel loop on large tensors.  The per-tensor bookkeeping is a C loop
+  over the node's storage cells, so a step costs one Python call.
+* Numba, JAX, PyTorch: dispatch functions registered at the end of this
+  module (each backend only if it is installed).
+
+In-place: the op is created out-of-place; the rewrite
+:class:`MultiElemwiseInplace` (tags ``fast_run``, ``inplace``) then lets each
+output overwrite the input it replaces (``param``, ``m``, ``v`` ...) where
+PyTensor's destroy handler accepts it, exactly like PyTensor's own in-place
+Elemwise rewrite.
+"""
+
+import hashlib
+import os
+import sys
+import threading
+from collections import Counter
+
+import numpy as np
+import pytensor
+import pytensor.scalar as ps
+from pytensor import config
+from pytensor.graph.basic import Apply, Constant
+from pytensor.graph.features import ReplaceValidate
+from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import GraphRewriter
+from pytensor.tensor.type import TensorType
+
+__all__ = ["MultiElemwise", "multi_elemwise", "MultiElemwiseInplace"]
+
+# The differences between the PyTensor versions we support (3.x and the 2.38
+# line PyMC pins), in one place.
+try:
+    from pytensor.compile.aliasing import Supervisor  # PyTensor >= 3
+except ImportError:  # PyTensor 2.38
+    from pytensor.compile.function.types import Supervisor
+
+# Tensors at least this large are split over the cores (C and Numba); below,
+# starting threads costs more than it saves.
+PARALLEL_MIN_SIZE = 1 << 16
+
+
+class MultiElemwise(Op):
+    """Apply ``scalar_op`` element-wise to ``n_rows`` rows of tensors.
+
+    Inputs: row 0's ``row_width`` tensors, row 1's, ..., then the
+    ``n_invariants`` 0-d invariants.  Outputs: row 0's ``scalar_op.nout``
+    outputs, row 1's, ...  In a row, the positions flagged in ``scalars``
+    are 0-d and broadcast; the other entries all have the same shape, which
+    is the shape of the row's outputs.
+
+    Parameters
+    ----------
+    scalar_op : Composite
+        The formula; its inputs are one row then the invariants.
+    scalars : tuple of bool
+        For each row position, whether it is a 0-d (broadcast) entry.
+    candidates : tuple of int
+        For each output position, the row position whose input the output
+        replaces (may overwrite), or -1.
+    inplace : tuple of (int, int)
+        Active destroy pairs ``(output index, input index)``, over the whole
+        node; set by :class:`MultiElemwiseInplace`.
+    """
+
+    __props__ = ("scalar_op", "scalars", "candidates", "inplace")
+
+    def __init__(self, scalar_op, scalars, candidates=None, inplace=()):
+        self.scalar_op = scalar_op
+        self.scalars = tuple(bool(s) for s in scalars)
+        self.candidates = tuple(candidates) if candidates is not None else (-1,) * scalar_op.nout
+        self.inplace = tuple(sorted((int(o), int(i)) for o, i in inplace))
+        self.destroy_map = {o: [i] for o, i in self.inplace}
+        self.row_width = len(self.scalars)
+        self.n_invariants = scalar_op.nin - self.row_width
+        self.nout_row = scalar_op.nout
+        if self.n_invariants < 0 or len(self.candidates) != self.nout_row:
+            raise ValueError("MultiElemwise: row layout does not match the composite")
+
+    def __str__(self):
+        suffix = "{inplace}" if self.inplace else ""
+        return "MultiElemwise%s{%s}" % (suffix, self.scalar_op)
+
+    # -- graph construction -------------------------------------------------
+
+    def n_rows(self, node):
+        return (len(node.inputs) - self.n_invariants) // self.row_width
+
+    def make_node(self, *inputs):
+        from pytensor.tensor import as_tensor_variable
+
+        inputs = [as_tensor_variable(x) for x in inputs]
+        width, nrow_in = self.row_width, len(inputs) - self.n_invariants
+        if nrow_in < 0 or nrow_in % width:
+            raise ValueError("MultiElemwise: %d inputs do not form rows of %d" % (len(inputs), width))
+        for x in inputs[nrow_in:]:
+            if x.type.ndim != 0:
+                raise ValueError("MultiElemwise: invariants must be 0-d, got %s" % x.type)
+        scalar_in = [ps.get_scalar_type(x.type.dtype) for x in inputs[:width]] + [
+            ps.get_scalar_type(x.type.dtype) for x in inputs[nrow_in:]
+        ]
+        for expected, got in zip(scalar_in, self.scalar_op.inputs):
+            if expected.dtype != got.type.dtype:
+                raise TypeError("MultiElemwise: input dtype %s where %s expected" % (expected.dtype, got.type.dtype))
+        out_dtypes = [o.type.dtype for o in self.scalar_op.outputs]
+        outputs = []
+        for r in range(nrow_in // width):
+            row = inputs[r * width:(r + 1) * width]
+            shape = row_shape(row, self.scalars)
+            for dtype in out_dtypes:
+                outputs.append(TensorType(dtype, shape=shape)())
+        for o, i in self.inplace:
+            if not can_overwrite(inputs[i], outputs[o]):
+                raise TypeError("MultiElemwise: output %d cannot overwrite input %d of another type" % (o, i))
+        return Apply(self, inputs, outputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        width, nout = self.row_width, self.nout_row
+        shapes = []
+        for r in range(self.n_rows(node)):
+            shapes.extend([input_shapes[r * width + reference_position(self.scalars)]] * nout)
+        return shapes
+
+    def grad(self, inputs, output_grads):
+        raise NotImplementedError("MultiElemwise computes updates; it has no gradient")
+
+    # -- Python implementation ----------------------------------------------
+
+    def perform(self, node, inputs, output_storage):
+        width, nout = self.row_width, self.nout_row
+        n_rows = self.n_rows(node)
+        invariants = inputs[n_rows * width:]
+        ref = reference_position(self.scalars)
+        fn = self._ufunc()
+        destroy = dict(self.inplace)
+        out_dtypes = [o.type.dtype for o in self.scalar_op.outputs]
+        for r in range(n_rows):
+            row = inputs[r * width:(r + 1) * width]
+            check_row_shapes(row, self.scalars, r)
+            with np.errstate(all="ignore"):
+                results = fn(*row, *invariants)
+            if nout == 1:
+                results = (results,)
+            for j, (value, dtype) in enumerate(zip(results, out_dtypes)):
+                value = np.asarray(value, dtype=dtype).reshape(row[ref].shape)
+                o = r * nout + j
+                if o in destroy:
+                    target = inputs[destroy[o]]
+                    target[...] = value
+                    value = target
+                elif not value.flags.owndata or not value.flags.writeable:
+                    value = value.copy()
+                output_storage[o][0] = value
+
+    def _ufunc(self):
+        fn = getattr(self, "_py_ufunc", None)
+        if fn is None:
+            fn = np.frompyfunc(self.scalar_op.impl, self.scalar_op.nin, self.scalar_op.nout)
+            self._py_ufunc = fn
+        return fn
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_py_ufunc", None)
+        return state
+
+    # -- C implementation ---------------------------------------------------
+
+    def make_thunk(self, node, storage_map, compute_map, no_recycling, impl=None):
+        if impl == "py" or not config.cxx or not c_kernel_available(self, node):
+            return super().make_thunk(node, storage_map, compute_map, no_recycling, impl="py")
+        module = c_kernel_module(self, node)
+        run = module.run
+        n_rows, width, nout = self.n_rows(node), self.row_width, self.nout_row
+        in_cells = [storage_map[v] for v in node.inputs]
+        out_cells = [storage_map[v] for v in node.outputs]
+        destroy = np.full(len(node.outputs), -1, dtype=np.int64)
+        for o, i in self.inplace:
+            destroy[o] = i % width  # the row position it overwrites
+        destroy = destroy.tobytes()
+        row_cells = in_cells[: n_rows * width]
+        inv_cells = in_cells[n_rows * width:]
+        outputs = node.outputs
+
+        def thunk():
+            run(row_cells, inv_cells, out_cells, destroy, n_rows)
+            for o in outputs:
+                compute_map[o][0] = True
+
+        thunk.inputs = in_cells
+        thunk.outputs = out_cells
+        thunk.lazy = False
+        return thunk
+
+
+def can_overwrite(inp, out):
+    """Whether ``out`` may be computed in ``inp``'s buffer.
+
+    Same dtype and rank suffice: the row's full-rank entries are checked to
+    have the output's shape at run time (static shapes may merely differ in
+    what is known, e.g. a shared variable without static shape).
+    """
+    return inp.type.dtype == out.type.dtype and inp.type.ndim == out.type.ndim
+
+
+def reference_position(scalars):
+    """The first full-rank position of a row (0 when all are 0-d)."""
+    for k, s in enumerate(scalars):
+        if not s:
+            return k
+    return 0
+
+
+def row_shape(row, scalars):
+    """The static shape of a row's outputs: its full-rank entries, merged."""
+    full = [x for x, s in zip(row, scalars) if not s]
+    if not full:
+        return ()
+    shape = list(full[0].type.shape)
+    for x in full[1:]:
+        for d, n in enumerate(x.type.shape):
+            if shape[d] is None:
+                shape[d] = n
+    return tuple(shape)
+
+
+def check_row_shapes(row, scalars, r):
+    full = [x for x, s in zip(row, scalars) if not s]
+    for x in full[1:]:
+        if x.shape != full[0].shape:
+            raise ValueError(
+                "MultiElemwise: row %d mixes shapes %s and %s; every tensor of a "
+                "parameter's row must have the parameter's shape" % (r, full[0].shape, x.shape)
+            )
+
+
+def row_layout(row):
+    """``scalars`` flags of ``row`` if it can go into a MultiElemwise, else None.
+
+    A row qualifies when its entries that are not 0-d all have the same
+    number of dimensions and no static broadcasting between them (the
+    multi-tensor kernel does not broadcast, except 0-d entries).
+    """
+    scalars = tuple(x.type.ndim == 0 for x in row)
+    full = [x for x in row if x.type.ndim != 0]
+    if full:
+        ndim = full[0].type.ndim
+        if any(x.type.ndim != ndim for x in full):
+            return None
+        for dims in zip(*(x.type.shape for x in full)):
+            known = {d for d in dims if d is not None}
+            if len(known) > 1 or (1 in known and None in dims):
+                return None
+    return scalars
+
+
+def multi_elemwise(composite, rows, invariants, candidates=None):
+    """Apply ``composite`` to every row with one :class:`MultiElemwise` node.
+
+    All rows must share the layout returned by :func:`row_layout`.  Returns
+    a list of output lists, one per row.
+    """
+    scalars = row_layout(rows[0])
+    op = MultiElemwise(composite, scalars, candidates)
+    flat = [x for row in rows for x in row] + list(invariants)
+    outs = op.make_node(*flat).outputs
+    nout = op.nout_row
+    return [list(outs[r * nout:(r + 1) * nout]) for r in range(len(rows))]
+
+
+# ---------------------------------------------------------------------------
+# in-place rewrite
+
+
+class MultiElemwiseInplace(GraphRewriter):
+    """Let MultiElemwise outputs overwrite the tensors they replace.
+
+    For each node, all candidate pairs are tried at once (one graph
+    validation); if the destroy handler refuses, the set is halved
+    recursively, so a few refused rows cost O(log n) validations, not O(n).
+    """
+
+    def add_requirements(self, fgraph):
+        from pytensor.graph.destroyhandler import DestroyHandler
+
+        fgraph.attach_feature(ReplaceValidate())
+        fgraph.attach_feature(DestroyHandler())
+
+    def apply(self, fgraph):
+        protected = set(fgraph.outputs)
+        for feature in fgraph._features:
+            if isinstance(feature, Supervisor):
+                protected.update(feature.protected)
+        for node in list(fgraph.toposort()):
+            if not isinstance(node.op, MultiElemwise) or node.op.inplace:
+                continue
+            op = node.op
+            uses = Counter(node.inputs)
+            width, nout = op.row_width, op.nout_row
+            pairs = []
+            for r in range(op.n_rows(node)):
+                for j, k in enumerate(op.candidates):
+                    if k < 0:
+                        continue
+                    o, i = r * nout + j, r * width + k
+                    inp = node.inputs[i]
+                    if (
+                        inp in protected
+                        or isinstance(inp, Constant)
+                        or not can_overwrite(inp, node.outputs[o])
+                        or uses[inp] > 1
+                    ):
+                        continue
+                    pairs.append((o, i))
+            if pairs:
+                self._try(fgraph, node, [], pairs)
+
+    def _try(self, fgraph, node, accepted, pairs):
+        """Replace ``node`` by one destroying ``accepted + pairs``; bisect on refusal."""
+        from pytensor.graph.utils import InconsistencyError
+
+        op = node.op
+        new_op = MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=accepted + pairs)
+        new_node = new_op.make_node(*node.inputs)
+        try:
+            fgraph.replace_all_validate(
+                list(zip(node.outputs, new_node.outputs)), reason="symupdates_multitensor_inplace"
+            )
+            return new_node, accepted + pairs
+        except (InconsistencyError, ValueError):
+            if len(pairs) == 1:
+                return node, accepted
+            half = len(pairs) // 2
+            node, accepted = self._try(fgraph, node, accepted, pairs[:half])
+            return self._try(fgraph, node, accepted, pairs[half:])
+
+
+def _register_inplace_rewrite():
+    from pytensor.compile import optdb
+
+    optdb.register(
+        "symupdates_multitensor_inplace",
+        MultiElemwiseInplace(),
+        "fast_run",
+        "inplace",
+        position=50.6,  # right after PyTensor's inplace_elemwise
+    )
+
+
+_register_inplace_rewrite()
+
+
+# ---------------------------------------------------------------------------
+# the C kernel module
+
+
+_C_TYPES = {
+    "float16": None,
+    "float32": ("npy_float32", "NPY_FLOAT32"),
+    "float64": ("npy_float64", "NPY_FLOAT64"),
+    "int8": ("npy_int8", "NPY_INT8"),
+    "int16": ("npy_int16", "NPY_INT16"),
+    "int32": ("npy_int32", "NPY_INT32"),
+    "int64": ("npy_int64", "NPY_INT64"),
+    "uint8": ("npy_uint8", "NPY_UINT8"),
+    "uint16": ("npy_uint16", "NPY_UINT16"),
+    "uint32": ("npy_uint32", "NPY_UINT32"),
+    "uint64": ("npy_uint64", "NPY_UINT64"),
+    "bool": ("npy_bool", "NPY_BOOL"),
+}
+
+_c_modules = {}
+_c_lock = threading.Lock()
+
+
+def _scalar_node(op):
+    composite = op.scalar_op
+    return Apply(
+        composite,
+        [ps.get_scalar_type(i.type.dtype).make_variable() for i in composite.inputs],
+        [ps.get_scalar_type(o.type.dtype).make_variable() for o in composite.outputs],
+    )
+
+
+def c_kernel_available(op, node):
+    """Whether the C kernel can run ``op`` (known dtypes, C code for the composite)."""
+    dtypes = [i.type.dtype for i in op.scalar_op.inputs] + [o.type.dtype for o in op.scalar_op.outputs]
+    if any(_C_TYPES.get(d) is None for d in dtypes):
+        return False
+    try:
+        c_kernel_source(op)
+    except Exception:  # MethodNotDefined / NotImplementedError from a scalar op without C code
+        return False
+    return True
+
+
+def c_kernel_source(op):
+    """Source of the extension module for ``op``: depends on the composite and the
+    row layout, never on the number of rows."""
+    cached = getattr(op, "_c_source", None)
+    if cached is not None:
+        return cached
+    composite = op.scalar_op
+    width, n_inv, nout = op.row_width, op.n_invariants, op.nout_row
+    in_dtypes = [i.type.dtype for i in composite.inputs]
+    out_dtypes = [o.type.dtype for o in composite.outputs]
+    ctype = lambda d: _C_TYPES[d][0]  # noqa: E731
+    typenum = lambda d: _C_TYPES[d][1]  # noqa: E731
+    scalar_node = _scalar_node(op)
+    inames = ["i%d" % k for k in range(width)] + ["c%d" % k for k in range(n_inv)]
+    onames = ["o%d" % j for j in range(nout)]
+    body = composite.c_code(scalar_node, "mtk", inames, onames, {"fail": "{ *failed = 1; }", "id": "0"})
+    support = composite.c_support_code() + "\n" + composite.c_support_code_apply(scalar_node, "mtk")
+
+    params = ["npy_intp n", "int* failed"]
+    params += ["const %s* x%d" % (ctype(in_dtypes[k]), k) for k in range(width)]
+    params += ["%s* y%d" % (ctype(out_dtypes[j]), j) for j in range(nout)]
+    params += ["%s c%d" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv)]
+    hoisted = "".join(
+        "    const %s i%d = x%d[0];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if op.scalars[k]
+    )
+    loads = "".join(
+        "        %s i%d = x%d[e];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if not op.scalars[k]
+    )
+    decls = "".join("        %s o%d;\n" % (ctype(out_dtypes[j]), j) for j in range(nout))
+    stores = "".join("        y%d[e] = o%d;\n" % (j, j) for j in range(nout))
+    kernel = """
+static void kernel(%(params)s)
+{
+%(hoisted)s
+    #pragma omp parallel for schedule(static) if(n >= %(minsize)d)
+    for (npy_intp e = 0; e < n; ++e) {
+%(loads)s%(decls)s        {
+%(body)s
+        }
+%(stores)s    }
+}
+""" % dict(params=", ".join(params), hoisted=hoisted, minsize=PARALLEL_MIN_SIZE, loads=loads, decls=decls,
+           body=body, stores=stores)
+
+    in_types = ", ".join(typenum(d) for d in in_dtypes[:width]) or "0"
+    out_types = ", ".join(typenum(d) for d in out_dtypes) or "0"
+    inv_types = ", ".join(typenum(d) for d in in_dtypes[width:]) or "0"
+    scalar_flags = ", ".join("1" if s else "0" for s in op.scalars) or "0"
+    call_args = ["n", "&failed"]
+    call_args += ["(const %s*)in_ptr[%d]" % (ctype(in_dtypes[k]), k) for k in range(width)]
+    call_args += ["(%s*)out_ptr[%d]" % (ctype(out_dtypes[j]), j) for j in range(nout)]
+    call_args += ["*(%s*)PyArray_DATA(invs[%d])" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv)]
+
+    driver = r"""
+#define WIDTH %(width)d
+#define NOUT %(nout)d
+#define NINV %(n_inv)d
+static const int in_types[] = {%(in_types)s};
+static const int out_types[] = {%(out_types)s};
+static const int inv_types[] = {%(inv_types)s};
+static const int is_scalar[] = {%(scalar_flags)s};
+
+/* Fetch the array in storage cell ``cell`` (a one-element list); borrowed. */
+static PyArrayObject* cell_array(PyObject* cell, int typenum, const char* what)
+{
+    PyObject* value = PyList_GET_ITEM(cell, 0);
+    if (!PyArray_Check(value) || PyArray_TYPE((PyArrayObject*)value) != typenum) {
+        PyErr_Format(PyExc_TypeError, "MultiElemwise: %%s is not an array of the expected dtype", what);
+        return NULL;
+    }
+    return (PyArrayObject*)value;
+}
+
+/* run(row_cells, invariant_cells, output_cells, destroy, n_rows) */
+static PyObject* run(PyObject* self, PyObject* args)
+{
+    PyObject *row_cells, *inv_cells, *out_cells;
+    const char* destroy_bytes;
+    Py_ssize_t destroy_len, n_rows;
+    if (!PyArg_ParseTuple(args, "O!O!O!y#n", &PyList_Type, &row_cells, &PyList_Type, &inv_cells,
+                          &PyList_Type, &out_cells, &destroy_bytes, &destroy_len, &n_rows))
+        return NULL;
+    const npy_int64* destroy = (const npy_int64*)destroy_bytes;
+    PyArrayObject* invs[NINV > 0 ? NINV : 1];
+    for (int k = 0; k < NINV; ++k) {
+        invs[k] = cell_array(PyList_GET_ITEM(inv_cells, k), inv_types[k], "an invariant");
+        if (!invs[k]) return NULL;
+    }
+    int failed = 0;
+    for (Py_ssize_t r = 0; r < n_rows; ++r) {
+        PyArrayObject* in_arr[WIDTH];
+        PyArrayObject* tmp[WIDTH];          /* contiguous copies, owned */
+        char* in_ptr[WIDTH];
+        char* out_ptr[NOUT > 0 ? NOUT : 1];
+        PyArrayObject* ref = NULL;
+        int ok = 1;
+        for (int k = 0; k < WIDTH; ++k) tmp[k] = NULL;
+        for (int k = 0; k < WIDTH && ok; ++k) {
+            in_arr[k] = cell_array(PyList_GET_ITEM(row_cells, r * WIDTH + k), in_types[k], "a row input");
+            if (!in_arr[k]) { ok = 0; break; }
+            if (!is_scalar[k]) {
+                if (ref == NULL) ref = in_arr[k];
+                else if (!PyArray_SAMESHAPE(ref, in_arr[k])) {
+                    PyErr_Format(PyExc_ValueError,
+                        "MultiElemwise: row %%zd mixes tensors of different shapes; every tensor of a "
+                        "parameter's row must have the parameter's shape", r);
+                    ok = 0; break;
+                }
+                if (!PyArray_IS_C_CONTIGUOUS(in_arr[k])) {
+                    tmp[k] = (PyArrayObject*)PyArray_NewCopy(in_arr[k], NPY_CORDER);
+                    if (!tmp[k]) { ok = 0; break; }
+                }
+            }
+            in_ptr[k] = PyArray_BYTES(tmp[k] ? tmp[k] : in_arr[k]);
+        }
+        if (ok && ref == NULL) ref = in_arr[0];
+        npy_intp n = ok ? PyArray_SIZE(ref) : 0;
+        for (int j = 0; j < NOUT && ok; ++j) {
+            PyObject* cell = PyList_GET_ITEM(out_cells, r * NOUT + j);
+            npy_int64 d = destroy[r * NOUT + j];
+            PyArrayObject* out = NULL;
+            if (d >= 0 && tmp[d] == NULL && PyArray_ISWRITEABLE(in_arr[d])) {
+                out = in_arr[d];                 /* overwrite the replaced tensor */
+                Py_INCREF(out);
+            } else {
+                PyObject* old = PyList_GET_ITEM(cell, 0);
+                if (PyArray_Check(old) && PyArray_TYPE((PyArrayObject*)old) == out_types[j]
+                    && PyArray_SAMESHAPE((PyArrayObject*)old, ref)
+                    && PyArray_IS_C_CONTIGUOUS((PyArrayObject*)old)
+                    && PyArray_ISWRITEABLE((PyArrayObject*)old)) {
+                    out = (PyArrayObject*)old;   /* reuse last call's buffer */
+                    for (int k = 0; k < WIDTH; ++k)
+                        if (out == in_arr[k]) out = NULL;
+                    if (out) Py_INCREF(out);
+                }
+                if (!out)
+                    out = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM(ref), PyArray_DIMS(ref), out_types[j], 0);
+                if (!out) { ok = 0; break; }
+            }
+            out_ptr[j] = PyArray_BYTES(out);
+            PyObject* previous = PyList_GET_ITEM(cell, 0);
+            PyList_SET_ITEM(cell, 0, (PyObject*)out);   /* steals the new reference */
+            Py_XDECREF(previous);
+        }
+        if (ok) {
+            Py_BEGIN_ALLOW_THREADS
+            kernel(%(call_args)s);
+            Py_END_ALLOW_THREADS
+        }
+        for (int k = 0; k < WIDTH; ++k) Py_XDECREF(tmp[k]);
+        if (!ok) return NULL;
+        if (failed) {
+            PyErr_SetString(PyExc_RuntimeError, "MultiElemwise: the scalar kernel failed");
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+""" % dict(width=width, nout=nout, n_inv=n_inv, in_types=in_types, out_types=out_types, inv_types=inv_types,
+           scalar_flags=scalar_flags, call_args=", ".join(call_args))
+
+    source = "\n".join(
+        ["#define PY_SSIZE_T_CLEAN", "#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION", "#include <numpy/arrayobject.h>"]
+        + ["#include %s" % (h if h[0] in "<\"" else "<%s>" % h) for h in composite.c_headers()]
+        + [support, kernel, driver]
+    )
+    op._c_source = source
+    return source
+
+
+def _module_code(source, name):
+    return source + r"""
+static PyMethodDef methods[] = {{"run", run, METH_VARARGS, "Run the kernel on every row."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "%(name)s", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_%(name)s(void) { import_array(); return PyModule_Create(&moduledef); }
+""" % dict(name=name)
+
+
+def c_kernel_module(op, node):
+    """The compiled kernel module of ``op``: memory, then disk cache, then gcc."""
+    from pytensor.link.c.cmodule import GCC_compiler, dlimport
+
+    source = c_kernel_source(op)
+    composite = op.scalar_op
+    flags = list(GCC_compiler.compile_args()) + list(composite.c_compile_args())
+    if config.openmp:
+        flags.append("-fopenmp")
+    libs = list(composite.c_libraries())
+    key_text = "\n".join([source, " ".join(flags), " ".join(libs), pytensor.__version__, sys.version])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:24]
+    with _c_lock:
+        module = _c_modules.get(key)
+        if module is not None:
+            return module
+        name = "symupdates_mt_" + key
+        location = os.path.join(config.compiledir, "symupdates", key)
+        suffix = ".pyd" if sys.platform == "win32" else ".so"
+        path = os.path.join(location, name + suffix)
+        try:
+            module = dlimport(path) if os.path.exists(path) else None
+        except ImportError:
+            module = None
+        if module is None:
+            from pytensor.compile.compilelock import lock_ctx
+
+            with lock_ctx():
+                os.makedirs(location, exist_ok=True)
+                if os.path.exists(path):
+                    module = dlimport(path)
+                else:
+                    libs_with_omp = libs + (["gomp"] if config.openmp else [])
+                    module = GCC_compiler.compile_str(
+                        name,
+                        _module_code(source, name),
+                        location=location,
+                        include_dirs=list(composite.c_header_dirs()),
+                        lib_dirs=list(composite.c_lib_dirs()),
+                        libs=libs_with_omp,
+                        preargs=flags,
+                    )
+        _c_modules[key] = module
+        return module
