@@ -1,0 +1,158 @@
+"""Our side of the benchmark: symupdates rules compiled by PyTensor on each backend."""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from measure import time_step, timed_compile
+from problems import DTYPE, HYPER, arrays, compile_shapes, layout_shapes
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pytensor  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
+from pytensor.compile.mode import Mode, get_mode  # noqa: E402
+
+import symupdates  # noqa: E402
+
+BACKENDS = ("c", "numba", "jax")
+
+
+def mode_of(backend):
+    """The PyTensor compilation mode of a backend name."""
+    if backend == "c":
+        return Mode(linker="cvm")
+    if backend == "numba":
+        return get_mode("NUMBA")
+    if backend == "jax":
+        import jax  # noqa: F401  (fail here, as "n/a", when JAX is missing)
+
+        return get_mode("JAX")
+    raise ValueError("unknown backend %r; use one of %s" % (backend, ", ".join(BACKENDS)))
+
+
+def rule_updates(rule, grads, params):
+    return getattr(symupdates, rule)(grads, params, **HYPER[rule])
+
+
+def node_count(function):
+    return len(function.maker.fgraph.apply_nodes)
+
+
+def compile_update_graph(spec):
+    """Compile (``pytensor.function`` plus first call) a rule's updates of many tensors.
+
+    The gradients are inputs of the function, so the graph is the update
+    graph alone.
+    """
+    mode = mode_of(spec["backend"])
+    shapes = compile_shapes(spec["n_tensors"])
+    params = [pytensor.shared(v, name="p%d" % i) for i, v in enumerate(arrays(shapes))]
+    grads = [pt.tensor(dtype=DTYPE, shape=(None,) * len(s), name="g%d" % i) for i, s in enumerate(shapes)]
+    grad_values = arrays(shapes, seed=1)
+    start = time.perf_counter()
+    updates = rule_updates(spec["rule"], grads, params)
+    build_s = time.perf_counter() - start
+    compiled = {}
+
+    def compile_and_call():
+        compiled["f"] = pytensor.function(grads, [], updates=updates, mode=mode)
+        compiled["f"](*grad_values)
+
+    result = timed_compile(compile_and_call)
+    result.update(build_s=build_s, nodes=node_count(compiled["f"]))
+    return result
+
+
+def mlp(n_tensors, width=32, batch=64):
+    """An MLP of ``n_tensors / 2`` tanh layers: inputs, loss and parameters."""
+    layers = n_tensors // 2
+    x = pt.matrix("x", dtype=DTYPE)
+    y = pt.matrix("y", dtype=DTYPE)
+    values = arrays([(width, width), (width,)] * layers, scale=0.1)
+    params = [pytensor.shared(v, name="%s%d" % ("W" if i % 2 == 0 else "b", i // 2)) for i, v in enumerate(values)]
+    hidden = x
+    for W, b in zip(params[0::2], params[1::2]):
+        hidden = pt.tanh(hidden @ W + b)
+    loss = pt.mean((hidden - y) ** 2)
+    data = arrays([(batch, width), (batch, width)], seed=2)
+    return x, y, loss, params, data
+
+
+def compile_training(spec):
+    """Compile the training function of an MLP, with or without the rule's updates.
+
+    Without updates the function returns the loss and the gradients, so both
+    variants compute the same loss and gradient graph.
+    """
+    mode = mode_of(spec["backend"])
+    x, y, loss, params, data = mlp(spec["n_tensors"])
+    grads = pytensor.grad(loss, params)
+    if spec["with_updates"]:
+        outputs, updates = loss, rule_updates(spec["rule"], grads, params)
+    else:
+        outputs, updates = [loss] + grads, None
+    compiled = {}
+
+    def compile_and_call():
+        compiled["f"] = pytensor.function([x, y], outputs, updates=updates, mode=mode)
+        compiled["f"](*data)
+
+    result = timed_compile(compile_and_call)
+    result["nodes"] = node_count(compiled["f"])
+    return result
+
+
+def _blocker(shared):
+    """A callable that waits for ``shared``'s value (JAX computes asynchronously)."""
+
+    def block():
+        value = shared.get_value(borrow=True, return_internal_type=True)
+        if hasattr(value, "block_until_ready"):
+            value.block_until_ready()
+
+    return block
+
+
+def step_time(spec):
+    """Milliseconds per step of a rule over ``n_tensors`` tensors of ``size`` elements.
+
+    Gradients live in shared variables, as ``p.grad`` does for torch, so a
+    step is a call of a compiled function without inputs.
+    """
+    mode = mode_of(spec["backend"])
+    shapes = layout_shapes(spec["n_tensors"], spec["size"])
+    params = [pytensor.shared(v, name="p%d" % i) for i, v in enumerate(arrays(shapes))]
+    grads = [pytensor.shared(v, name="g%d" % i) for i, v in enumerate(arrays(shapes, seed=1, scale=1e-3))]
+    updates = rule_updates(spec["rule"], grads, params)
+    start = time.perf_counter()
+    f = pytensor.function([], [], updates=updates, mode=mode)
+    f()
+    compile_s = time.perf_counter() - start
+    block = _blocker(params[-1])
+
+    def step():
+        f()
+        block()
+
+    result = time_step(step, spec["samples"], spec["min_sample_s"])
+    result.update(compile_s=compile_s, nodes=node_count(f))
+    return result
+
+
+def prime(spec):
+    """Compile a tiny function on each backend: fills a new compile directory with
+    what every function needs (PyTensor's own C modules), so that a measurement
+    in a copy of it compiles its own graph only."""
+    x = pt.vector("x", dtype=DTYPE)
+    primed = []
+    for backend in spec["backends"]:
+        try:
+            mode = mode_of(backend)
+        except ImportError:
+            continue
+        pytensor.function([x], pt.exp(x) * 2 + 1, mode=mode)(np.ones(3, DTYPE))
+        primed.append(backend)
+    return {"primed": primed}

@@ -1,0 +1,419 @@
+"""Benchmark symupdates against its peers, all measured in one run, and print ratios.
+
+    python benchmarks/run.py            # the issue's workloads (about an hour on 2 cores)
+    python benchmarks/run.py --quick    # smaller workloads, a few minutes
+    python benchmarks/run.py --json out.json --rst docs/benchmarks.rst
+    python benchmarks/run.py --from-json benchmarks/results/latest.json   # redraw tables
+
+Workloads: compile time (pytensor.function + first call) of a rule's update
+graph for many tensors on the C, Numba and JAX backends; compile time of an
+MLP's training function with and without updates; step time of Adam and SGD
+with momentum against torch.optim (foreach and fused, 1 thread and all
+threads), optax (jax.jit, donated buffers), a hand-written parallel Numba
+loop and the memory-bandwidth limit.  Every measurement runs in its own
+subprocess (``worker.py``) under a time and memory limit; a peer that is not
+installed shows as "n/a", a measurement over its limit as "timeout" or
+"killed", and the run goes on.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from report import build_tables, format_text, machine_lines, rst_document  # noqa: E402
+from worker import MARKER  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+CPUS = len(os.sched_getaffinity(0))
+BACKENDS = ("c", "numba", "jax")
+PEERS = ("torch", "optax", "numba_loop", "bandwidth")
+SECTIONS = ("compile", "train", "step")
+
+CONFIGS = {
+    # the issue's workloads
+    "full": {
+        "compile_rule": "adam",
+        "compile_sizes": [100, 500, 1000],
+        "train_tensors": 100,
+        "step_layouts": [[1, 10_000_000], [50, 200_000], [500, 100]],
+        "rules": ["adam", "momentum"],
+        "threads": [1, CPUS],
+        "samples": 15,
+        "min_sample_s": 0.05,
+        "warm_repeats": 2,
+        "fresh_compiledir": True,
+        "timeout_s": 600,
+    },
+    # the same questions, smaller: a few minutes
+    "quick": {
+        "compile_rule": "adam",
+        "compile_sizes": [25, 50],
+        "train_tensors": 20,
+        "step_layouts": [[1, 10_000_000], [10, 1_000_000], [100, 100]],
+        "rules": ["adam"],
+        "threads": [1, CPUS],
+        "samples": 5,
+        "min_sample_s": 0.02,
+        "warm_repeats": 0,
+        "fresh_compiledir": False,
+        "timeout_s": 60,
+    },
+    # a check of the harness itself (tests/test_benchmarks_smoke.py): numbers mean nothing
+    "tiny": {
+        "compile_rule": "adam",
+        "compile_sizes": [2, 4],
+        "train_tensors": 2,
+        "step_layouts": [[2, 1000]],
+        "rules": ["adam"],
+        "threads": [1],
+        "samples": 2,
+        "min_sample_s": 0.001,
+        "warm_repeats": 0,
+        "fresh_compiledir": False,
+        "timeout_s": 120,
+    },
+}
+
+
+# ---------------------------------------------------------------------------
+# machine description
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb():
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "n/a"
+
+
+def _commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "symupdates"], cwd=ROOT, capture_output=True, text=True)
+        return head.stdout.strip() + (" + uncommitted changes in symupdates/" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def describe_machine(mode):
+    packages = ["pytensor", "numpy", "numba", "llvmlite", "torch", "jax", "jaxlib", "optax"]
+    return {
+        "cpu_model": _cpu_model(),
+        "cpus": CPUS,
+        "cpus_total": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "load_start": "%.2f %.2f %.2f" % os.getloadavg(),
+        "platform": platform.platform(),
+        "versions": {"python": platform.python_version(), **{p: _version(p) for p in packages}},
+        "commit": _commit(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "mode": mode,
+    }
+
+
+# ---------------------------------------------------------------------------
+# subprocesses
+
+
+def _rss_mb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def _thread_env(threads):
+    """Environment pinning every library's thread pool to ``threads`` (None: defaults)."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
+    if threads == 1:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            env[name] = "1"
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    return env
+
+
+def run_worker(specs, timeout_s, mem_limit_mb, threads=None, compiledir=None, log=None):
+    """Run ``specs`` in one new process; one result per spec, whatever happens to the process."""
+    env = _thread_env(threads)
+    if compiledir:
+        env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS"), "base_compiledir=" + compiledir]))
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "worker.py"), json.dumps(specs)],
+            stdout=out, stderr=err, env=env, start_new_session=True,
+        )
+        start, peak, verdict = time.monotonic(), 0.0, None
+        while process.poll() is None:
+            peak = max(peak, _rss_mb(process.pid))
+            if peak > mem_limit_mb:
+                verdict = {"status": "killed", "reason": "over %.0f MB of memory" % mem_limit_mb}
+            elif time.monotonic() - start > timeout_s:
+                verdict = {"status": "timeout", "reason": "over %.0f s" % timeout_s}
+            if verdict:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                break
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        found = {}
+        for line in out:
+            if line.startswith(MARKER):
+                result = json.loads(line[len(MARKER):])
+                found[result.pop("id")] = result
+        stderr_tail = err.read()[-2000:]
+    if log and stderr_tail.strip() and (verdict or any(r.get("status") == "error" for r in found.values())):
+        log("    worker stderr: " + stderr_tail.strip().splitlines()[-1][:300])
+    elapsed = time.monotonic() - start
+    results = []
+    for spec in specs:
+        result = found.get(spec["id"])
+        if result is None:
+            result = verdict or {"status": "error", "reason": "worker exited (%s) without a result: %s" % (
+                process.returncode, stderr_tail.strip().splitlines()[-1][:200] if stderr_tail.strip() else "")}
+        results.append({**spec, **result, "wall_s": elapsed})
+    return results
+
+
+# ---------------------------------------------------------------------------
+# the run
+
+
+class Run:
+    def __init__(self, config, sections, backends, peers, mem_limit_mb, verbose=True):
+        self.config, self.sections, self.backends, self.peers = config, sections, backends, peers
+        self.mem_limit_mb, self.verbose = mem_limit_mb, verbose
+        self.results = []
+        self.failed_at = {}  # backend -> fewest tensors whose compile went over a limit
+        self.template = None
+
+    def log(self, message):
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    def _record(self, results):
+        for r in results:
+            shown = {k: r[k] for k in ("s", "ms", "peak_mb") if k in r}
+            self.log("  %-60s %-8s %s" % (r["id"], r["status"], " ".join("%s=%.3g" % kv for kv in shown.items()) or r.get("reason", "")))
+        self.results += results
+        return results
+
+    def _skip_reason(self, backend, n_tensors):
+        failed = self.failed_at.get(backend)
+        if failed is not None and n_tensors >= failed:
+            return "compile of %d tensors went over its limit on this backend" % failed
+        return None
+
+    def _note_failure(self, result):
+        if result["status"] in ("timeout", "killed"):
+            backend = result["backend"]
+            self.failed_at[backend] = min(self.failed_at.get(backend, result["n_tensors"]), result["n_tensors"])
+
+    # compile directories: a fresh one per measurement (cold cache) holds a copy
+    # of a primed template, so that only the measured graph is compiled cold
+    def prime(self):
+        if not self.config["fresh_compiledir"]:
+            return
+        self.template = tempfile.mkdtemp(prefix="symupdates-bench-template-")
+        self.log("priming a fresh compile directory")
+        self._record(run_worker([{"id": "prime", "kind": "prime", "impl": "symupdates", "backends": self.backends}],
+                                self.config["timeout_s"], self.mem_limit_mb, compiledir=self.template, log=self.log))
+
+    def compiledir(self):
+        if not self.template:
+            return None
+        directory = tempfile.mkdtemp(prefix="symupdates-bench-")
+        shutil.copytree(self.template, directory, dirs_exist_ok=True)
+        return directory
+
+    def repeated(self, spec):
+        """A compile measurement: the first run, then warm runs in the same compile directory."""
+        reason = self._skip_reason(spec.get("backend"), spec["n_tensors"])
+        if reason:
+            return self._record([{**spec, "run": "first", "status": "skipped", "reason": reason}])
+        compiledir = self.compiledir()
+        try:
+            first = self._record(run_worker([{**spec, "run": "first"}], self.config["timeout_s"], self.mem_limit_mb,
+                                            compiledir=compiledir, log=self.log))[0]
+            if spec["impl"] == "symupdates" and spec["kind"] == "compile":
+                self._note_failure(first)
+            if not self.config["warm_repeats"] or spec["impl"] != "symupdates":
+                return
+            if first["status"] != "ok":
+                self._record([{**spec, "id": spec["id"] + "/warm", "run": "warm", "status": "skipped", "reason": "first run: " + first["status"]}])
+                return
+            warm = []
+            for i in range(self.config["warm_repeats"]):
+                warm += run_worker([{**spec, "id": "%s/warm%d" % (spec["id"], i), "run": "warm"}], self.config["timeout_s"],
+                                   self.mem_limit_mb, compiledir=compiledir, log=self.log)
+            ok = [w for w in warm if w["status"] == "ok"]
+            summary = {**spec, "id": spec["id"] + "/warm", "run": "warm", "repeats": [w.get("s") for w in warm]}
+            if ok:
+                summary.update(status="ok", s=statistics.median(w["s"] for w in ok),
+                               peak_mb=statistics.median(w["peak_mb"] for w in ok), nodes=ok[0].get("nodes"))
+            else:
+                summary.update(status=warm[0]["status"], reason=warm[0].get("reason", ""))
+            self._record([summary])
+        finally:
+            if compiledir:
+                shutil.rmtree(compiledir, ignore_errors=True)
+
+    def compile_section(self):
+        rule = self.config["compile_rule"]
+        for n in self.config["compile_sizes"]:
+            for backend in self.backends:
+                self.repeated({"id": "compile/%s/%s/%d" % (rule, backend, n), "kind": "compile", "impl": "symupdates",
+                               "rule": rule, "backend": backend, "n_tensors": n})
+            if "optax" in self.peers:
+                self.repeated({"id": "compile/%s/optax/%d" % (rule, n), "kind": "compile", "impl": "optax",
+                               "rule": rule, "n_tensors": n})
+
+    def train_section(self):
+        n = self.config["train_tensors"]
+        for backend in self.backends:
+            for with_updates in (False, True):
+                self.repeated({"id": "train/%s/%d/%s" % (backend, n, "adam" if with_updates else "no-updates"),
+                               "kind": "train", "impl": "symupdates", "rule": "adam", "backend": backend,
+                               "n_tensors": n, "with_updates": with_updates})
+
+    def step_section(self):
+        timing = {"samples": self.config["samples"], "min_sample_s": self.config["min_sample_s"]}
+        layouts = [tuple(layout) for layout in self.config["step_layouts"]]
+        compiledir = self.compiledir()
+        try:
+            for rule in self.config["rules"]:
+                for backend in self.backends:
+                    for n, size in layouts:
+                        spec = {"id": "step/%s/symupdates/%s/%dx%d" % (rule, backend, n, size), "kind": "step",
+                                "impl": "symupdates", "backend": backend, "rule": rule, "n_tensors": n, "size": size, **timing}
+                        reason = self._skip_reason(backend, n)
+                        if reason:
+                            self._record([{**spec, "status": "skipped", "reason": reason}])
+                        else:
+                            self._record(run_worker([spec], self.config["timeout_s"], self.mem_limit_mb,
+                                                    compiledir=compiledir, log=self.log))
+            # one process per peer and thread count: the peer's settings cannot leak into another's
+            for impl in self.peers:
+                for threads in self.config["threads"]:
+                    specs = []
+                    for rule in self.config["rules"]:
+                        for n, size in layouts:
+                            base = {"kind": "step", "impl": impl, "rule": rule, "n_tensors": n, "size": size,
+                                    "threads": threads, **timing}
+                            variants = ("foreach", "fused") if impl == "torch" else (None,)
+                            for variant in variants:
+                                name = impl + ("-" + variant if variant else "")
+                                specs.append({**base, "id": "step/%s/%s/%dthr/%dx%d" % (rule, name, threads, n, size),
+                                              **({"variant": variant} if variant else {})})
+                    self._record(run_worker(specs, self.config["timeout_s"] * len(specs), self.mem_limit_mb,
+                                            threads=threads, compiledir=compiledir, log=self.log))
+        finally:
+            if compiledir:
+                shutil.rmtree(compiledir, ignore_errors=True)
+
+    def run(self):
+        self.prime()
+        try:
+            for section in SECTIONS:
+                if section in self.sections:
+                    self.log("== %s" % section)
+                    getattr(self, section + "_section")()
+        finally:
+            if self.template:
+                shutil.rmtree(self.template, ignore_errors=True)
+        return self.results
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", dest="mode", const="quick", help="smaller workloads, a few minutes")
+    size.add_argument("--tiny", action="store_const", dest="mode", const="tiny", help="check the harness only (seconds)")
+    parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"), help="where to write the results")
+    parser.add_argument("--rst", help="also write the tables as a reStructuredText page (e.g. docs/benchmarks.rst)")
+    parser.add_argument("--from-json", help="do not measure: redraw the tables of this results file")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of: %s" % ", ".join(SECTIONS))
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of: %s" % ", ".join(BACKENDS))
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of: %s" % ", ".join(PEERS))
+    parser.add_argument("--timeout", type=float, help="seconds allowed per measurement (default by mode)")
+    parser.add_argument("--mem-limit-gb", type=float, default=8.0, help="memory allowed per measurement process")
+    parser.set_defaults(mode="full")
+    args = parser.parse_args(argv)
+    for name, allowed in (("sections", SECTIONS), ("backends", BACKENDS), ("peers", PEERS)):
+        chosen = [x for x in getattr(args, name).split(",") if x]
+        unknown = sorted(set(chosen) - set(allowed))
+        if unknown:
+            parser.error("unknown %s: %s (choose from %s)" % (name, ", ".join(unknown), ", ".join(allowed)))
+        setattr(args, name, chosen)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            data = json.load(f)
+    else:
+        config = dict(CONFIGS[args.mode])
+        if args.timeout:
+            config["timeout_s"] = args.timeout
+        config.update(sections=args.sections, compile_backends=args.backends, train_backends=args.backends,
+                      step_backends=args.backends, peers=args.peers)
+        machine = describe_machine(args.mode)
+        start = time.monotonic()
+        results = Run(config, args.sections, args.backends, args.peers, args.mem_limit_gb * 1024).run()
+        machine.update(load_end="%.2f %.2f %.2f" % os.getloadavg(), duration_s=time.monotonic() - start)
+        data = {"schema": 1, "machine": machine, "config": config, "results": results}
+    data["tables"] = build_tables(data)
+    print("\n".join(machine_lines(data["machine"])) + "\n")
+    print("\n\n".join(format_text(t) for t in data["tables"]))
+    if not args.from_json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+        print("\nresults written to %s" % args.json)
+    if args.rst:
+        with open(args.rst, "w") as f:
+            f.write(rst_document(data, data["tables"]))
+        print("tables written to %s" % args.rst)
+    return data
+
+
+if __name__ == "__main__":
+    main()
