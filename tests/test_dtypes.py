@@ -290,6 +290,22 @@ def test_exact_types_when_the_graph_knows_no_more_than_the_variables(name):
     pytensor.function([x], [], updates=updates, mode=MODE)(np.ones(3, dtype="float32"))
 
 
+@pytest.mark.parametrize("name", list(CORE_RULES))
+def test_gradients_of_unknown_shape_and_other_dtype(name):
+    # Gradients given as inputs with no static shape and the other float
+    # dtype: each update still has exactly its variable's type (dtype cast,
+    # static shape (1, 5) restored), and the function runs.
+    row = pytensor.shared(np.ones((1, 5), dtype="float32"), shape=(1, 5), name="row")
+    s = pytensor.shared(np.float32(2.0), name="s")
+    g_row, g_s = pt.matrix("g_row", dtype="float64"), pt.scalar("g_s", dtype="float64")
+    updates = getattr(symupdates, name)([g_row, g_s], [row, s], **CORE_RULES[name])
+    assert_exact_types(updates, strict=True)
+    step = pytensor.function([g_row, g_s], [], updates=updates, mode=MODE)
+    step(np.full((1, 5), 0.5), 1.0)
+    assert row.get_value().dtype == np.float32 and row.get_value().shape == (1, 5)
+    assert np.all(row.get_value() < 1) and s.get_value() < 2
+
+
 @pytest.mark.parametrize("param_dtype", PARAM_DTYPES)
 def test_zero_dimensional_parameter_alone(param_dtype):
     x = pytensor.shared(np.asarray(2.0, dtype=param_dtype), name="x")
