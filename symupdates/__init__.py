@@ -15,6 +15,8 @@ from .state import get_state_values, set_state_values, state_variables
 from . import schedules  # noqa: F401
 from .schedules import evaluate as evaluate_schedule, with_schedules
 from .statefile import load_state, save_state
+from . import eager  # noqa: F401
+from .eager import Optimizer
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 from .wrappers import *  # noqa: F401,F403
@@ -36,4 +38,6 @@ __all__ = [
     "evaluate_schedule",
     "save_state",
     "load_state",
+    "eager",
+    "Optimizer",
 ] + list(_rules) + list(_transforms) + [w for w in _wrappers if w != "global_norm"]
