@@ -635,3 +635,213 @@ def c_kernel_module(op, node):
                     )
         _c_modules[key] = module
         return module
+
+
+# ---------------------------------------------------------------------------
+# backends: Numba, JAX, PyTorch (each registered only if it can be imported)
+
+
+def _row_slices(op, node):
+    n_rows, width, nout = op.n_rows(node), op.row_width, op.nout_row
+    return n_rows, width, nout, n_rows * width
+
+
+def _register_numba():
+    try:
+        from pytensor.link.numba.dispatch.basic import numba_funcify, numba_njit, register_funcify_and_cache_key
+    except ImportError:
+        return
+
+    kernels = {}
+
+    def row_function(op, node, destroyed):
+        """A jitted function computing one row; ``destroyed`` maps output -> row position."""
+        scalar_fn = numba_funcify(op.scalar_op, node=_scalar_node(op))
+        width, nout, n_inv = op.row_width, op.nout_row, op.n_invariants
+        ref = reference_position(op.scalars)
+        out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
+        xs = ["x%d" % k for k in range(width)]
+        cs = ["c%d" % k for k in range(n_inv)]
+        elems = ["s%d" % k if op.scalars[k] else "a%d[e]" % k for k in range(width)]
+        result = "r" if nout > 1 else "r0"
+        stores = "".join(
+            "        y%d[e] = %s\n" % (j, "r[%d]" % j if nout > 1 else "r0") for j in range(nout)
+        )
+        kernel_src = (
+            "def kernel(n, {args}):\n"
+            "    for e in {loop}(n):\n"
+            "        {result} = scalar_fn({elems})\n"
+            "{stores}"
+        )
+        args = ", ".join(
+            ["s%d" % k if op.scalars[k] else "a%d" % k for k in range(width)] + ["y%d" % j for j in range(nout)] + cs
+        )
+        env = {"scalar_fn": scalar_fn, "np": np}
+        for name, loop, parallel in (("serial", "range", False), ("parallel", "numba.prange", True)):
+            import numba
+
+            ns = dict(env, numba=numba)
+            exec(kernel_src.format(args=args, loop=loop, result=result, elems=", ".join(elems + cs), stores=stores), ns)
+            env[name] = numba_njit(ns["kernel"], parallel=parallel)
+        lines = ["def row(%s):" % ", ".join(xs + cs), "    n = x%d.size" % ref]
+        for k in range(width):
+            if op.scalars[k]:
+                lines.append("    s%d = x%d.item()" % (k, k))
+            else:
+                if k != ref:
+                    lines.append("    if x%d.shape != x%d.shape:" % (k, ref))
+                    lines.append("        raise ValueError('MultiElemwise: a row mixes tensors of different shapes')")
+                lines.append("    a%d = np.ascontiguousarray(x%d).reshape(n)" % (k, k))
+        all_scalar = all(op.scalars)  # a 0-d parameter: np.ascontiguousarray would make it 1-d
+        for j in range(nout):
+            if j in destroyed:
+                contiguous = "x%d" if all_scalar else "np.ascontiguousarray(x%d)"
+                lines.append("    o%d = %s" % (j, contiguous % destroyed[j]))
+            else:
+                env["dtype%d" % j] = np.dtype(out_dtypes[j])
+                lines.append("    o%d = np.empty(x%d.shape, dtype=dtype%d)" % (j, ref, j))
+            lines.append("    y%d = o%d.reshape(n)" % (j, j))
+        call = "(n, %s)" % args
+        lines.append("    if n >= %d:" % PARALLEL_MIN_SIZE)
+        lines.append("        parallel%s" % call)
+        lines.append("    else:")
+        lines.append("        serial%s" % call)
+        lines.append("    return %s" % ", ".join("o%d" % j for j in range(nout)) + ("," if nout == 1 else ""))
+        ns = dict(env)
+        exec("\n".join(lines), ns)
+        return numba_njit(ns["row"])
+
+    @register_funcify_and_cache_key(MultiElemwise)
+    def numba_funcify_MultiElemwise(op, node, **kwargs):
+        n_rows, width, nout, start = _row_slices(op, node)
+        destroy = dict(op.inplace)
+        env = {}
+        names = ["i%d" % k for k in range(len(node.inputs))]
+        invs = names[start:]
+        lines = ["def multi_elemwise(%s):" % ", ".join(names)]
+        outs = []
+        for r in range(n_rows):
+            destroyed = tuple(
+                sorted((j, destroy[r * nout + j] - r * width) for j in range(nout) if r * nout + j in destroy)
+            )
+            key = (op.scalar_op, op.scalars, destroyed)
+            if key not in kernels:
+                kernels[key] = row_function(op, node, dict(destroyed))
+            fname = "row_%d" % (list(kernels).index(key))
+            env[fname] = kernels[key]
+            row_outs = ["o%d_%d" % (r, j) for j in range(nout)]
+            outs.extend(row_outs)
+            lines.append("    %s, = %s(%s)" % (", ".join(row_outs), fname, ", ".join(names[r * width:(r + 1) * width] + invs)))
+        lines.append("    return %s" % (outs[0] if len(outs) == 1 else "(%s)" % ", ".join(outs)))
+        ns = dict(env, np=np)
+        exec("\n".join(lines), ns)
+        # Not cached on disk: PyTensor's cache wrapper passes ``*args``, which
+        # Numba compiles very slowly for hundreds of arguments.
+        return numba_njit(ns["multi_elemwise"]), None
+
+
+def _register_jax():
+    try:
+        import jax.numpy as jnp
+        from pytensor.link.jax.dispatch import jax_funcify
+    except ImportError:
+        return
+
+    @jax_funcify.register(MultiElemwise)
+    def jax_funcify_MultiElemwise(op, node, **kwargs):
+        n_rows, width, nout, start = _row_slices(op, node)
+        scalar_fn = jax_funcify(op.scalar_op.fgraph)
+        ref = reference_position(op.scalars)
+        out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
+
+        def multi_elemwise(*inputs):
+            invariants = inputs[start:]
+            outs = []
+            for r in range(n_rows):
+                row = inputs[r * width:(r + 1) * width]
+                shape = jnp.shape(row[ref])
+                for value, dtype in zip(scalar_fn(*row, *invariants), out_dtypes):
+                    outs.append(jnp.broadcast_to(jnp.asarray(value, dtype=dtype), shape))
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        return multi_elemwise
+
+
+def _torch_scalar_function(fgraph, pytorch_funcify, kwargs):
+    """The composite's scalar graph as a function of tensors, node by node.
+
+    PyTensor's PyTorch backend has no dispatch for a whole Composite (its
+    PyTorch mode never fuses), so the scalar graph is interpreted here.
+    """
+    import torch
+
+    slots = {v: k for k, v in enumerate(fgraph.inputs)}
+    constants = []
+    steps = []
+    nodes = fgraph.toposort()
+    for node in nodes:
+        for v in node.inputs:
+            if isinstance(v, Constant) and v not in slots:
+                slots[v] = len(slots)
+                constants.append(torch.as_tensor(np.asarray(v.data, dtype=v.type.dtype)))
+    for node in nodes:
+        fn = pytorch_funcify(node.op, node=node, **kwargs)
+        ins = tuple(slots[v] for v in node.inputs)
+        for v in node.outputs:
+            slots[v] = len(slots)
+        steps.append((fn, ins, len(node.outputs)))
+    outputs = tuple(slots[v] for v in fgraph.outputs)
+    n_inputs = len(fgraph.inputs)
+
+    def scalar_function(*args):
+        values = list(args[:n_inputs]) + constants
+        for fn, ins, nout in steps:
+            result = fn(*[values[k] for k in ins])
+            if nout == 1:
+                values.append(result)
+            else:
+                values.extend(result)
+        return [values[k] for k in outputs]
+
+    return scalar_function
+
+
+def _register_pytorch():
+    try:
+        import torch
+        from pytensor.link.pytorch.dispatch import pytorch_funcify
+    except ImportError:
+        return
+
+    if pytorch_funcify.dispatch(ps.Pow) is pytorch_funcify.dispatch(ps.ScalarOp):
+        # PyTensor's generic scalar dispatch looks for ``torch.power``, which
+        # does not exist: without this, no graph with ``x**y`` runs on PyTorch.
+        @pytorch_funcify.register(ps.Pow)
+        def pytorch_funcify_Pow(op, node=None, **kwargs):
+            return torch.pow
+
+    @pytorch_funcify.register(MultiElemwise)
+    def pytorch_funcify_MultiElemwise(op, node, **kwargs):
+        n_rows, width, nout, start = _row_slices(op, node)
+        kwargs.pop("storage_map", None)
+        kwargs.pop("node", None)
+        scalar_fn = _torch_scalar_function(op.scalar_op.fgraph, pytorch_funcify, kwargs)
+        ref = reference_position(op.scalars)
+        out_dtypes = [getattr(torch, o.type.dtype) for o in op.scalar_op.outputs]
+
+        def multi_elemwise(*inputs):
+            invariants = inputs[start:]
+            outs = []
+            for r in range(n_rows):
+                row = inputs[r * width:(r + 1) * width]
+                shape = row[ref].shape
+                for value, dtype in zip(scalar_fn(*row, *invariants), out_dtypes):
+                    outs.append(torch.as_tensor(value).to(dtype).expand(shape))
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        return multi_elemwise
+
+
+_register_numba()
+_register_jax()
+_register_pytorch()
