@@ -56,10 +56,10 @@ CASES = {
     ),
     "lars_nesterov_masks": dict(
         rule="lars",
-        ours=dict(learning_rate=1.0, momentum=0.8, weight_decay=0.01, trust_coefficient=0.02, epsilon=1e-3,
+        ours=dict(learning_rate=0.2, momentum=0.8, weight_decay=0.01, trust_coefficient=0.1, epsilon=1e-3,
                   nesterov=True, weight_decay_mask=[False, True, True, True],
                   trust_ratio_mask=[False, True, False, True]),
-        optax=("lars", dict(learning_rate=1.0, momentum=0.8, weight_decay=0.01, trust_coefficient=0.02, eps=1e-3,
+        optax=("lars", dict(learning_rate=0.2, momentum=0.8, weight_decay=0.01, trust_coefficient=0.1, eps=1e-3,
                             nesterov=True, weight_decay_mask=[False, True, True, True],
                             trust_ratio_mask=[False, True, False, True])),
     ),
