@@ -1,0 +1,8 @@
+"""``python -m symupdates``: the command line (see :mod:`symupdates.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
