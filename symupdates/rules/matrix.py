@@ -398,7 +398,7 @@ def muon(
     others = [(p, g) for p, g in zip(params, grads) if p.ndim != 2]
     if others and fallback is None:
         raise ValueError(
-            "muon orthogonalises matrices only, but %s has %d dimensions; pass fallback= a rule for "
+            "muon orthogonalises matrices only, but %s is %d-d; pass fallback= a rule for "
             "the other parameters, e.g. fallback=symupdates.adam(learning_rate=3e-4)"
             % (param_label(others[0][0]), others[0][0].ndim)
         )
