@@ -214,16 +214,24 @@ def adafactor(
     def step(param, u, alpha, lr, weight_decay):
         return param * (1 - lr * weight_decay) - alpha * u
 
-    # The factors' means over rows and columns are reductions: ordinary graphs.
-    factors = {}
-    for i, (p, g, ax, slots) in enumerate(zip(params, grads, axes, state)):
-        if ax is not None:
-            (row_axis, col_axis), (row, col) = ax, slots
-            beta2, sq = decay(p), squared(g, floor(p))
-            new_row = beta2 * row + (1 - beta2) * pt.mean(sq, axis=col_axis, keepdims=True)
-            new_col = beta2 * col + (1 - beta2) * pt.mean(sq, axis=row_axis, keepdims=True)
-            factors[i] = (new_row, new_col, pt.mean(new_row, axis=row_axis, keepdims=True))
+    def new_factors(p, g, axes, row, col):
+        """Reductions over rows and columns: ordinary graphs, outside the kernels."""
+        (row_axis, col_axis), beta2, sq = axes, decay(p), squared(g, floor(p))
+        row = beta2 * row + (1 - beta2) * pt.mean(sq, axis=col_axis, keepdims=True)
+        col = beta2 * col + (1 - beta2) * pt.mean(sq, axis=row_axis, keepdims=True)
+        return row, col, pt.mean(row, axis=row_axis, keepdims=True)
+
+    def step_size(p, u):
+        """alpha, divided by the clipping denominator: one number per tensor."""
+        lr = scalar(learning_rate, p, "learning_rate")
+        rho = pt.minimum(lr, 1 / pt.sqrt(scalar(t, p, "t"))) if relative_step else lr
+        alpha = rho * pt.maximum(scalar(epsilon2, p, "epsilon2"), rms(p)) if multiply_by_parameter_scale else rho
+        if clipping_threshold is None:
+            return alpha
+        return alpha / pt.maximum(1, rms(u) / scalar(clipping_threshold, p, "clipping_threshold"))
+
     vectors = [i for i, ax in enumerate(axes) if ax is None]
+    factors = {i: new_factors(params[i], grads[i], ax, *state[i]) for i, ax in enumerate(axes) if ax is not None}
     new_state_values, directions = [None] * len(params), [None] * len(params)
     for i, (new_v, u) in zip(vectors, elementwise_values(
             unfactored, [(grads[i], state[i][0], floor(params[i])) for i in vectors],
@@ -233,15 +241,7 @@ def adafactor(
             factored, [(grads[i], *factors[i], floor(params[i])) for i in factors],
             like=[(params[i],) for i in factors], name="adafactor")):
         new_state_values[i], directions[i] = factors[i][:2], u
-
-    alphas = []
-    for p, u in zip(params, directions):
-        lr = scalar(learning_rate, p, "learning_rate")
-        rho = pt.minimum(lr, 1 / pt.sqrt(scalar(t, p, "t"))) if relative_step else lr
-        alpha = rho * pt.maximum(scalar(epsilon2, p, "epsilon2"), rms(p)) if multiply_by_parameter_scale else rho
-        if clipping_threshold is not None:
-            alpha = alpha / pt.maximum(1, rms(u) / scalar(clipping_threshold, p, "clipping_threshold"))
-        alphas.append(alpha)
+    alphas = [step_size(p, u) for p, u in zip(params, directions)]
     steps = elementwise_values(step, list(zip(params, directions, alphas)), like=[(p,) for p in params],
                                name="adafactor", lr=learning_rate, weight_decay=weight_decay)
 
@@ -426,14 +426,13 @@ def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_deca
 
     def look_ahead(grad, buffer, momentum, t=None):
         buffer = momentum * buffer + (1 - momentum) * grad
-        if bias_correction:
-            next_buffer, grad, buffer_t = buffer / (1 - momentum ** (t + 1)), grad / (1 - momentum**t), buffer / (
-                1 - momentum**t)
-        else:
-            next_buffer = buffer_t = buffer
+        current = ahead = buffer
+        if bias_correction:  # optax: Adam's corrections; the look-ahead's is one step further
+            current, ahead = buffer / (1 - momentum**t), buffer / (1 - momentum ** (t + 1))
+            grad = grad / (1 - momentum**t)
         if nesterov:
-            return buffer, (1 - momentum) * grad + momentum * next_buffer
-        return buffer, buffer_t
+            return buffer, (1 - momentum) * grad + momentum * ahead
+        return buffer, current
 
     def step(param, orthogonal, scale, lr, weight_decay):
         return param * (1 - lr * weight_decay) - lr * scale * orthogonal
