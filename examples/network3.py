@@ -175,7 +175,10 @@ class Network:
         test_mb_accuracy = pytensor.function(
             [i], self.layers[-1].accuracy(self.y), givens={self.x: test_x[batch], self.y: test_y[batch]}
         )
-        self.test_mb_predictions = pytensor.function([i], self.layers[-1].y_out, givens={self.x: test_x[batch]})
+        # compiled on first use: training never calls it, and compiling costs seconds
+        self.test_mb_predictions = _compile_on_first_call(
+            lambda: pytensor.function([i], self.layers[-1].y_out, givens={self.x: test_x[batch]})
+        )
         # Do the actual training
         best_validation_accuracy = 0.0
         best_iteration = 0
@@ -330,6 +333,18 @@ class SoftmaxLayer:
 
 
 #### Miscellanea
+def _compile_on_first_call(compile_function):
+    """A function that is compiled by ``compile_function()`` when first called."""
+    compiled = []
+
+    def call(*args):
+        if not compiled:
+            compiled.append(compile_function())
+        return compiled[0](*args)
+
+    return call
+
+
 def size(data):
     "Return the size of the dataset `data`."
     return data[0].get_value(borrow=True).shape[0]

@@ -208,7 +208,10 @@ def run_rule(problem, spec, steps, learning_rate, start=None, mode=None, progres
         if progress is not None:
             progress.update()
     with np.errstate(over="ignore", invalid="ignore"):
-        values = [float(problem.function(*p)) for p in trajectory]
+        # NumPy floats overflow to inf where Python floats raise
+        values = [float(problem.function(*np.asarray(p, dtype="float64"))) for p in trajectory]
+    if not np.isfinite(values[-1]):
+        status = "diverged"
     return {"spec": spec, "label": spec.label(learning_rate), "trajectory": trajectory, "values": values,
             "status": status, "seconds": seconds}
 
