@@ -317,3 +317,36 @@ def test_rmsprop_graves_numpy_graves_update_matches_the_paper():
     result = run_example("rmsprop_graves_numpy.py", "--rule", "graves", "--epochs", "31")
     want = seed_loop(GravesNumpy(learning_rate=0.001, rho=0.9, momentum=0.9, epsilon=1e-4), 31)
     _assert_same_log(_logged(result.stdout.splitlines()), want)
+
+
+def test_network3_in_process_sgd_and_predictions(capsys):
+    """SGD from Python, as the book's session does, then the test-set predictions."""
+    import network3
+
+    np.random.seed(0)
+    splits = network3.load_digits(validation_size=20, test_size=20)
+    training, validation, test = [network3.shared((x[:n], y[:n])) for (x, y), n in zip(splits, (60, 20, 20))]
+    net = network3.build_network(8, 10, "mlp", hidden=6, p_dropout=0.2)
+    best, test_accuracy = net.SGD(training, 2, 10, 0.1, validation, test, lmbda=0.1, momentum=0.9, progress=False)
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if EPOCH_LINE.match(line)]) == 2 and 0.0 <= best <= 1.0
+    predictions = net.test_mb_predictions(1)
+    assert predictions.shape == (10,) and set(predictions) <= set(range(10))
+    labels = splits[2][1][:20]
+    accuracy = np.mean(np.concatenate([net.test_mb_predictions(0), predictions]) == labels)
+    assert accuracy == pytest.approx(test_accuracy)
+
+
+def test_network3_mnist_sized_conv_network_shapes():
+    import pytensor
+
+    import network3
+
+    np.random.seed(0)
+    net = network3.build_network(28, 2, "conv", hidden=4)
+    assert net.layers[0].filter_shape == (20, 1, 5, 5)
+    assert net.layers[1].n_in == 20 * 12 * 12
+    forward = pytensor.function([net.x], net.output)
+    out = forward(np.random.rand(2, 784))
+    assert out.shape == (2, 10)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
