@@ -190,10 +190,16 @@ def test_network3_momentum_update_is_the_seed_formula():
             np.testing.assert_allclose(net.params[i].get_value(), value + velocities[i], rtol=1e-12, atol=1e-15)
 
 
-def test_network3_bad_arguments_exit_2():
-    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "network3.py"), "--rule", "nope"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2 and "unknown rule 'nope'" in result.stderr
+def test_network3_bad_arguments_exit_2(capsys):
+    import network3
+
+    for argv, message in [(["--rule", "nope"], "unknown rule 'nope'"),
+                          (["--rule", "adam", "--momentum", "0.9"], "--momentum goes with"),
+                          (["--rule-option", "beta1"], "expected KEY=VALUE")]:
+        with pytest.raises(SystemExit) as exit_info:
+            network3.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_main_job_reaches_95_percent_on_the_bundled_digits():
