@@ -79,7 +79,7 @@ def compile_table(results, config):
         "notes": [
             "Tensors alternate 32x32 matrices and 32-vectors; gradients are inputs. "
             "'first run': a new process compiling the graph for the first time%s; "
-            "'warm': median of %d more processes with the compile cache the first run filled. "
+            "'warm': median of up to %d more processes with the compile cache the first run filled. "
             "Peak MB: peak resident memory added by compiling. torch.optim needs no compile."
             % (" with an empty compile cache" if config["fresh_compiledir"] else "", config["warm_repeats"]),
         ],
@@ -94,13 +94,13 @@ def training_table(results, config):
         with_ = results.find(kind="train", backend=backend, with_updates=True, run="first")
         row = [BACKEND_NAMES[backend], _cell(without, "s", "%.2f"), _cell(with_, "s", "%.2f")]
         row.append(_ratio(with_["s"] if _ok(with_) else None, without["s"] if _ok(without) else None))
-        if config["warm_repeats"]:
+        if config["train_warm_repeats"]:
             warm = [results.find(kind="train", backend=backend, with_updates=w, run="warm") for w in (False, True)]
             row += [_cell(warm[0], "s", "%.2f"), _cell(warm[1], "s", "%.2f")]
             row.append(_ratio(*[r["s"] if _ok(r) else None for r in warm][::-1]))
         rows.append(row)
     headers = ["backend", "loss+grads (s)", "loss+grads+Adam (s)", "ratio"]
-    if config["warm_repeats"]:
+    if config["train_warm_repeats"]:
         headers += ["warm: loss+grads (s)", "warm: +Adam (s)", "warm ratio"]
     return {
         "title": "Training function of an MLP with %d parameter tensors: compile + first call" % n,
@@ -180,9 +180,10 @@ def targets_table(results, config, machine):
                          "%.2f s" % times[500] if times[500] is not None else "-"])
         if 500 in times and 1000 in times:
             rows.append(["compile growth 1000/500, %s" % BACKEND_NAMES[backend], "<= 2x", _ratio(times[1000], times[500])])
+    train_run = "warm" if config["train_warm_repeats"] else "first"
     for backend in config["train_backends"]:
-        w = results.value("s", kind="train", backend=backend, with_updates=True, run=run)
-        wo = results.value("s", kind="train", backend=backend, with_updates=False, run=run)
+        w = results.value("s", kind="train", backend=backend, with_updates=True, run=train_run)
+        wo = results.value("s", kind="train", backend=backend, with_updates=False, run=train_run)
         rows.append(["training compile with/without updates (%d tensors), %s" % (config["train_tensors"], BACKEND_NAMES[backend]),
                      "<= 1.5x", _ratio(w, wo)])
     for rule in config["rules"]:

@@ -1,7 +1,7 @@
 """Benchmark symupdates against its peers, all measured in one run, and print ratios.
 
     python benchmarks/run.py            # the issue's workloads (about an hour on 2 cores)
-    python benchmarks/run.py --quick    # smaller workloads, a few minutes
+    python benchmarks/run.py --quick    # smaller workloads, ~3 minutes on a quiet machine
     python benchmarks/run.py --json out.json --rst docs/benchmarks.rst
     python benchmarks/run.py --from-json benchmarks/results/latest.json   # redraw tables
 
@@ -41,6 +41,7 @@ CPUS = len(os.sched_getaffinity(0))
 BACKENDS = ("c", "numba", "jax")
 PEERS = ("torch", "optax", "numba_loop", "bandwidth")
 SECTIONS = ("compile", "train", "step")
+LONG_COMPILE_S = 30
 
 CONFIGS = {
     # the issue's workloads
@@ -54,22 +55,26 @@ CONFIGS = {
         "samples": 15,
         "min_sample_s": 0.05,
         "warm_repeats": 2,
+        "train_warm_repeats": 2,
         "fresh_compiledir": True,
-        "timeout_s": 600,
+        "timeout_s": 300,
     },
     # the same questions, smaller: a few minutes
     "quick": {
         "compile_rule": "adam",
-        "compile_sizes": [25, 50],
-        "train_tensors": 20,
-        "step_layouts": [[1, 10_000_000], [10, 1_000_000], [100, 100]],
+        "compile_sizes": [10, 20],
+        "train_tensors": 10,
+        "step_layouts": [[1, 10_000_000], [100, 100]],
         "rules": ["adam"],
         "threads": [1, CPUS],
         "samples": 5,
         "min_sample_s": 0.02,
         "warm_repeats": 0,
+        # the first compile of a training function also compiles the C code of
+        # the gradient graph: compare with and without updates once that is cached
+        "train_warm_repeats": 1,
         "fresh_compiledir": False,
-        "timeout_s": 60,
+        "timeout_s": 90,
     },
     # a check of the harness itself (tests/test_benchmarks_smoke.py): numbers mean nothing
     "tiny": {
@@ -82,6 +87,7 @@ CONFIGS = {
         "samples": 2,
         "min_sample_s": 0.001,
         "warm_repeats": 0,
+        "train_warm_repeats": 0,
         "fresh_compiledir": False,
         "timeout_s": 120,
     },
@@ -262,7 +268,7 @@ class Run:
         shutil.copytree(self.template, directory, dirs_exist_ok=True)
         return directory
 
-    def repeated(self, spec):
+    def repeated(self, spec, warm_repeats):
         """A compile measurement: the first run, then warm runs in the same compile directory."""
         reason = self._skip_reason(spec.get("backend"), spec["n_tensors"])
         if reason:
@@ -273,13 +279,15 @@ class Run:
                                             compiledir=compiledir, log=self.log))[0]
             if spec["impl"] == "symupdates" and spec["kind"] == "compile":
                 self._note_failure(first)
-            if not self.config["warm_repeats"] or spec["impl"] != "symupdates":
+            if not warm_repeats or spec["impl"] != "symupdates":
                 return
             if first["status"] != "ok":
                 self._record([{**spec, "id": spec["id"] + "/warm", "run": "warm", "status": "skipped", "reason": "first run: " + first["status"]}])
                 return
             warm = []
-            for i in range(self.config["warm_repeats"]):
+            # a long compile is its own average: one warm run is enough
+            repeats = warm_repeats if first["s"] < LONG_COMPILE_S else 1
+            for i in range(repeats):
                 warm += run_worker([{**spec, "id": "%s/warm%d" % (spec["id"], i), "run": "warm"}], self.config["timeout_s"],
                                    self.mem_limit_mb, compiledir=compiledir, log=self.log)
             ok = [w for w in warm if w["status"] == "ok"]
@@ -299,10 +307,10 @@ class Run:
         for n in self.config["compile_sizes"]:
             for backend in self.backends:
                 self.repeated({"id": "compile/%s/%s/%d" % (rule, backend, n), "kind": "compile", "impl": "symupdates",
-                               "rule": rule, "backend": backend, "n_tensors": n})
+                               "rule": rule, "backend": backend, "n_tensors": n}, self.config["warm_repeats"])
             if "optax" in self.peers:
                 self.repeated({"id": "compile/%s/optax/%d" % (rule, n), "kind": "compile", "impl": "optax",
-                               "rule": rule, "n_tensors": n})
+                               "rule": rule, "n_tensors": n}, 0)
 
     def train_section(self):
         n = self.config["train_tensors"]
@@ -310,7 +318,7 @@ class Run:
             for with_updates in (False, True):
                 self.repeated({"id": "train/%s/%d/%s" % (backend, n, "adam" if with_updates else "no-updates"),
                                "kind": "train", "impl": "symupdates", "rule": "adam", "backend": backend,
-                               "n_tensors": n, "with_updates": with_updates})
+                               "n_tensors": n, "with_updates": with_updates}, self.config["train_warm_repeats"])
 
     def step_section(self):
         timing = {"samples": self.config["samples"], "min_sample_s": self.config["min_sample_s"]}
