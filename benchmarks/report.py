@@ -78,10 +78,11 @@ def compile_table(results, config):
         "rows": rows,
         "notes": [
             "Tensors alternate 32x32 matrices and 32-vectors; gradients are inputs. "
-            "'first run': a new process compiling the graph for the first time%s; "
-            "'warm': median of up to %d more processes with the compile cache the first run filled. "
+            "'first run': a new process compiling the graph for the first time%s%s. "
             "Peak MB: peak resident memory added by compiling. torch.optim needs no compile."
-            % (" with an empty compile cache" if config["fresh_compiledir"] else "", config["warm_repeats"]),
+            % (" with an empty compile cache" if config["fresh_compiledir"] else "",
+               "; 'warm': median of up to %d more processes with the compile cache the first run filled"
+               % config["warm_repeats"] if config["warm_repeats"] else ""),
         ],
     }
 
@@ -94,13 +95,13 @@ def training_table(results, config):
         with_ = results.find(kind="train", backend=backend, with_updates=True, run="first")
         row = [BACKEND_NAMES[backend], _cell(without, "s", "%.2f"), _cell(with_, "s", "%.2f")]
         row.append(_ratio(with_["s"] if _ok(with_) else None, without["s"] if _ok(without) else None))
-        if config["train_warm_repeats"]:
+        if config.get("train_warm_repeats", 0):
             warm = [results.find(kind="train", backend=backend, with_updates=w, run="warm") for w in (False, True)]
             row += [_cell(warm[0], "s", "%.2f"), _cell(warm[1], "s", "%.2f")]
             row.append(_ratio(*[r["s"] if _ok(r) else None for r in warm][::-1]))
         rows.append(row)
     headers = ["backend", "loss+grads (s)", "loss+grads+Adam (s)", "ratio"]
-    if config["train_warm_repeats"]:
+    if config.get("train_warm_repeats", 0):
         headers += ["warm: loss+grads (s)", "warm: +Adam (s)", "warm ratio"]
     return {
         "title": "Training function of an MLP with %d parameter tensors: compile + first call" % n,
@@ -180,7 +181,7 @@ def targets_table(results, config, machine):
                          "%.2f s" % times[500] if times[500] is not None else "-"])
         if 500 in times and 1000 in times:
             rows.append(["compile growth 1000/500, %s" % BACKEND_NAMES[backend], "<= 2x", _ratio(times[1000], times[500])])
-    train_run = "warm" if config["train_warm_repeats"] else "first"
+    train_run = "warm" if config.get("train_warm_repeats", 0) else "first"
     for backend in config["train_backends"]:
         w = results.value("s", kind="train", backend=backend, with_updates=True, run=train_run)
         wo = results.value("s", kind="train", backend=backend, with_updates=False, run=train_run)
