@@ -19,13 +19,12 @@ same switch names are used throughout the package:
     torch's: ascend the objective (the gradient is negated).
 """
 
-import numbers
 
-import numpy as np
 import pytensor.tensor as pt
 
 from ..core import as_hyperparameter, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..fused import elementwise_rule
+from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
 __all__ = [
     "adam",
@@ -46,23 +45,6 @@ __all__ = [
 # the switches, checked when the updates are built
 
 
-def _choice(name, value, allowed):
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, allowed)), value))
-    return value
-
-
-def _flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError("%s must be True or False, got %r" % (name, value))
-    return bool(value)
-
-
-def _is_zero(value):
-    """True for a literal zero: the term it scales is left out of the graph."""
-    return isinstance(value, numbers.Number) and not isinstance(value, bool) and value == 0
-
-
 def _torch_preamble(weight_decay, decoupled_weight_decay=False, maximize=False):
     """torch.optim's first lines of a step, as ``prepare(param, grad, lr, weight_decay)``.
 
@@ -70,16 +52,13 @@ def _torch_preamble(weight_decay, decoupled_weight_decay=False, maximize=False):
     it (L2, "coupled"), or, decoupled, shrinks the parameter by
     ``1 - lr * weight_decay`` before the step.
     """
-    maximize = _flag("maximize", maximize)
-    decoupled = _flag("decoupled_weight_decay", decoupled_weight_decay)
-    decay = None if _is_zero(weight_decay) else ("decoupled" if decoupled else "coupled")
+    maximize = check_switch("maximize", maximize)
+    decoupled = check_switch("decoupled_weight_decay", decoupled_weight_decay)
+    decay = None if is_off(weight_decay) else ("decoupled" if decoupled else "coupled")
 
     def prepare(param, grad, lr, weight_decay):
-        if maximize:
-            grad = -grad
-        if decay == "coupled":
-            grad = grad + weight_decay * param
-        elif decay == "decoupled":
+        grad = coupled_gradient(param, grad, weight_decay if decay == "coupled" else None, maximize)
+        if decay == "decoupled":
             param = param * (1 - lr * weight_decay)
         return param, grad
 
@@ -181,9 +160,9 @@ def adam(
     ``epsilon=1e-7``.  Reference: Kingma and Ba (2015), Adam: A Method for
     Stochastic Optimization, ICLR, arXiv:1412.6980.
     """
-    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if _is_zero(epsilon_root) else True
+    root = None if is_off(epsilon_root) else True
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
         param, grad = prepare(param, grad, lr, weight_decay)
@@ -255,7 +234,7 @@ def adamax(
     State: ``<param>.adamax.m``, ``<param>.adamax.u``, counter
     ``adamax.t``.  Reference: Kingma and Ba (2015), section 7.1.
     """
-    placement = _choice("epsilon_placement", epsilon_placement, ("outside_max", "inside_max"))
+    placement = check_choice("epsilon_placement", epsilon_placement, ("outside_max", "inside_max"))
     prepare = _torch_preamble(weight_decay, maximize=maximize)
 
     def step(param, grad, m, u, lr, beta1, beta2, epsilon, weight_decay, t):
@@ -338,10 +317,10 @@ def amsgrad(
     counter ``amsgrad.t``.  Reference: Reddi, Kale and Kumar (2018), On the
     Convergence of Adam and Beyond, ICLR.
     """
-    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
-    tracked = _choice("maximum_of", maximum_of, ("raw", "corrected"))
+    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    tracked = check_choice("maximum_of", maximum_of, ("raw", "corrected"))
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if _is_zero(epsilon_root) else True
+    root = None if is_off(epsilon_root) else True
 
     def step(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
         param, grad = prepare(param, grad, lr, weight_decay)
@@ -421,9 +400,9 @@ def adamw(
     ``<param>.adamw.m``, ``.v``, counter ``adamw.t``.  Reference:
     Loshchilov and Hutter (2019), Decoupled Weight Decay Regularization, ICLR.
     """
-    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, True, maximize)
-    root = None if _is_zero(epsilon_root) else True
+    root = None if is_off(epsilon_root) else True
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
         param, grad = prepare(param, grad, lr, weight_decay)
@@ -499,9 +478,9 @@ def radam(
     Liu et al. (2020), On the Variance of the Adaptive Learning Rate and
     Beyond, ICLR, arXiv:1908.03265.
     """
-    placement = _choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if _is_zero(epsilon_root) else True
+    root = None if is_off(epsilon_root) else True
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, threshold, t):
         param, grad = prepare(param, grad, lr, weight_decay)
@@ -710,10 +689,8 @@ def yogi(
     Zaheer et al. (2018), Adaptive Methods for Nonconvex Optimization,
     NeurIPS.
     """
-    if isinstance(initial_accumulator_value, bool) or not isinstance(initial_accumulator_value, numbers.Real):
-        raise TypeError("initial_accumulator_value must be a number, got %r" % (initial_accumulator_value,))
-    init = float(initial_accumulator_value)
-    root = None if _is_zero(epsilon_root) else True
+    init = initial_value("initial_accumulator_value", initial_accumulator_value)
+    root = None if is_off(epsilon_root) else True
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, t):
         m = beta1 * m + (1 - beta1) * grad

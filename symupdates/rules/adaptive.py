@@ -13,7 +13,6 @@ switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
     values.
 """
 
-import numbers
 
 import numpy as np
 import pytensor.tensor as pt
@@ -28,7 +27,8 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_rule
-from .descent import as_float_step, check_choice, check_switch, coupled_gradient, is_off, optional_hyperparameters
+from .descent import as_float_step
+from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
 __all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta", "rmsprop_graves", "smorms3"]
 
@@ -39,13 +39,6 @@ EPSILON_PLACEMENTS = ("inside_sqrt", "outside_sqrt")
 def root(accu, epsilon, placement):
     """The denominator of an adaptive step: ``epsilon`` inside or outside the square root."""
     return pt.sqrt(accu + epsilon) if placement == "inside_sqrt" else pt.sqrt(accu) + epsilon
-
-
-def initial_value(name, value):
-    """A state's starting value: a number (state is created before any step)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError("%s must be a number, got %r" % (name, value))
-    return float(value)
 
 
 @update_rule(

@@ -17,14 +17,13 @@ the package:
     for a constant learning rate and differ once it changes.
 """
 
-import numbers
 from collections import OrderedDict
 
-import numpy as np
 import pytensor.tensor as pt
 
 from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule, with_schedule_counters
 from ..fused import elementwise_rule, elementwise_updates
+from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
 
 __all__ = [
     "sgd",
@@ -34,48 +33,6 @@ __all__ = [
     "nesterov_momentum",
     "asgd",
 ]
-
-
-# ---------------------------------------------------------------------------
-# helpers shared by the rules of this package's descent, adaptive and sign families
-
-
-def is_off(value):
-    """True for a number equal to zero: the option it controls is left out of the graph.
-
-    A symbolic value is never off: it may change between steps.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Number, np.ndarray)):
-        return False
-    return np.ndim(value) == 0 and value == 0
-
-
-def check_switch(name, value):
-    """Refuse a non-boolean value for a switch that changes the formula."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError("%s must be True or False, got %r" % (name, value))
-    return bool(value)
-
-
-def check_choice(name, value, allowed):
-    """Refuse a value of a string switch that is not one of ``allowed``."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, allowed)), value))
-    return value
-
-
-def optional_hyperparameters(**values):
-    """The hyperparameters whose options are on (see :func:`is_off`), for ``elementwise_rule``."""
-    return {name: value for name, value in values.items() if not is_off(value)}
-
-
-def coupled_gradient(param, grad, weight_decay=None, maximize=False):
-    """torch's gradient before any rule: negated to maximize, plus coupled L2 decay."""
-    if maximize:
-        grad = -grad
-    if weight_decay is not None:
-        grad = grad + weight_decay * param
-    return grad
 
 
 def as_float_step(t, like):

@@ -4,7 +4,7 @@ import pytensor.tensor as pt
 
 from ..core import update_rule
 from ..fused import elementwise_rule
-from .descent import check_switch, optional_hyperparameters
+from .options import check_switch, optional_hyperparameters
 
 __all__ = ["sign_sgd", "signum", "lion", "rprop"]
 
