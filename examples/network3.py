@@ -35,7 +35,6 @@ import time
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.random.utils import RandomStream
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import symupdates  # noqa: E402
@@ -160,6 +159,9 @@ class Network:
         l2_norm_squared = sum([(layer.w**2).sum() for layer in self.layers])
         cost = self.layers[-1].cost(self) + 0.5 * lmbda * l2_norm_squared / num_training_batches
         updates = self.updates(cost, eta, momentum, rule, rule_options)
+        for layer in self.layers:  # advance the dropout generators at each step
+            dropped = getattr(layer, "inpt_dropout", None)
+            updates.update(getattr(getattr(dropped, "tag", None), "rng_updates", []))
 
         # define functions to train a mini-batch, and to compute the
         # accuracy in validation and test mini-batches.
@@ -351,11 +353,24 @@ def size(data):
 
 
 def dropout_layer(layer, p_dropout):
-    """Zero each unit with probability ``p_dropout`` (the identity when it is 0)."""
+    """Zero each unit with probability ``p_dropout`` (the identity when it is 0).
+
+    The random generator must advance at every training step: its update
+    is attached to the result as ``tag.rng_updates`` and added to the
+    training function's updates by :meth:`Network.SGD` (PyTensor 3), or
+    left to the generator's default update (PyTensor 2's RandomStream).
+    """
     if p_dropout == 0.0:
         return layer
-    srng = RandomStream(np.random.RandomState(SEED).randint(999999))
-    mask = srng.binomial(n=1, p=1 - p_dropout, size=layer.shape)
+    seed = np.random.RandomState(SEED).randint(999999)
+    if hasattr(pt.random, "shared_rng"):
+        rng = pt.random.shared_rng(seed=seed)
+        next_rng, mask = rng.binomial(n=1, p=1 - p_dropout, size=layer.shape)
+        dropped = layer * pt.cast(mask, floatX)
+        dropped.tag.rng_updates = [(rng, next_rng)]
+        return dropped
+    
+    mask = RandomStream(seed).binomial(n=1, p=1 - p_dropout, size=layer.shape)
     return layer * pt.cast(mask, floatX)
 
 

@@ -356,3 +356,22 @@ def test_network3_mnist_sized_conv_network_shapes():
     out = forward(np.random.rand(2, 784))
     assert out.shape == (2, 10)
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_network3_dropout_masks_change_at_every_step():
+    """Dropout draws a new mask per training step (the generator's update is applied)."""
+    import pytensor
+
+    import network3
+
+    np.random.seed(0)
+    layer = network3.FullyConnectedLayer(4, 200, activation_fn=network3.linear)
+    net = network3.Network([layer, network3.SoftmaxLayer(200, 10, p_dropout=0.5)], 1)
+    dropped = net.layers[1].inpt_dropout
+    x = np.ones((1, 4))
+    updates = [u for lay in net.layers for u in getattr(getattr(lay.inpt_dropout, "tag", None), "rng_updates", [])]
+    sample = pytensor.function([net.x], dropped, updates=updates or None)
+    first, second = sample(x), sample(x)
+    zero_first = first == 0
+    assert 60 < zero_first.sum() < 140  # about half of the 200 units dropped
+    assert not np.array_equal(zero_first, second == 0)
