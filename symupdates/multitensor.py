@@ -654,7 +654,7 @@ def _register_numba():
 
     kernels = {}
 
-    def row_function(op, node, destroyed):
+    def row_function(op, node, destroyed, may_be_large):
         """A jitted function computing one row; ``destroyed`` maps output -> row position."""
         scalar_fn = numba_funcify(op.scalar_op, node=_scalar_node(op))
         width, nout, n_inv = op.row_width, op.nout_row, op.n_invariants
@@ -677,13 +677,17 @@ def _register_numba():
             ["s%d" % k if op.scalars[k] else "a%d" % k for k in range(width)] + ["y%d" % j for j in range(nout)] + cs
         )
         env = {"scalar_fn": scalar_fn, "np": np}
-        for name, loop, parallel in (("serial", "range", False), ("parallel", "numba.prange", True)):
+        variants = [("serial", "range", False)]
+        if may_be_large:  # Numba's parallel compilation costs seconds: only when it can pay off
+            variants.append(("parallel", "numba.prange", True))
+        for name, loop, parallel in variants:
             import numba
 
             ns = dict(env, numba=numba)
             exec(kernel_src.format(args=args, loop=loop, result=result, elems=", ".join(elems + cs), stores=stores), ns)
             env[name] = numba_njit(ns["kernel"], parallel=parallel)
-        lines = ["def row(%s):" % ", ".join(xs + cs), "    n = x%d.size" % ref]
+        lines = ["def row(%s):" % ", ".join(xs + ["v%d" % k for k in range(n_inv)]), "    n = x%d.size" % ref]
+        lines += ["    c%d = v%d.item()" % (k, k) for k in range(n_inv)]
         for k in range(width):
             if op.scalars[k]:
                 lines.append("    s%d = x%d.item()" % (k, k))
@@ -702,10 +706,13 @@ def _register_numba():
                 lines.append("    o%d = np.empty(x%d.shape, dtype=dtype%d)" % (j, ref, j))
             lines.append("    y%d = o%d.reshape(n)" % (j, j))
         call = "(n, %s)" % args
-        lines.append("    if n >= %d:" % PARALLEL_MIN_SIZE)
-        lines.append("        parallel%s" % call)
-        lines.append("    else:")
-        lines.append("        serial%s" % call)
+        if may_be_large:
+            lines.append("    if n >= %d:" % PARALLEL_MIN_SIZE)
+            lines.append("        parallel%s" % call)
+            lines.append("    else:")
+            lines.append("        serial%s" % call)
+        else:
+            lines.append("    serial%s" % call)
         lines.append("    return %s" % ", ".join("o%d" % j for j in range(nout)) + ("," if nout == 1 else ""))
         ns = dict(env)
         exec("\n".join(lines), ns)
@@ -715,6 +722,9 @@ def _register_numba():
     def numba_funcify_MultiElemwise(op, node, **kwargs):
         n_rows, width, nout, start = _row_slices(op, node)
         destroy = dict(op.inplace)
+        may_be_large = any(
+            None in o.type.shape or np.prod(o.type.shape, dtype=np.int64) >= PARALLEL_MIN_SIZE for o in node.outputs
+        )
         env = {}
         names = ["i%d" % k for k in range(len(node.inputs))]
         invs = names[start:]
@@ -724,9 +734,9 @@ def _register_numba():
             destroyed = tuple(
                 sorted((j, destroy[r * nout + j] - r * width) for j in range(nout) if r * nout + j in destroy)
             )
-            key = (op.scalar_op, op.scalars, destroyed)
+            key = (op.scalar_op, op.scalars, destroyed, may_be_large)
             if key not in kernels:
-                kernels[key] = row_function(op, node, dict(destroyed))
+                kernels[key] = row_function(op, node, dict(destroyed), may_be_large)
             fname = "row_%d" % (list(kernels).index(key))
             env[fname] = kernels[key]
             row_outs = ["o%d_%d" % (r, j) for j in range(nout)]
@@ -746,6 +756,27 @@ def _register_jax():
         from pytensor.link.jax.dispatch import jax_funcify
     except ImportError:
         return
+
+    from pytensor.tensor.elemwise import CAReduce
+
+    pytensor_careduce = jax_funcify.dispatch(CAReduce)
+    if not getattr(pytensor_careduce, "casts_to_output_dtype", False):
+        # PyTensor's JAX reduction returns its accumulator dtype (float64 for
+        # a float32 sum) instead of the node's output dtype, so a float32
+        # parameter updated through a sum would come back float64.
+        @jax_funcify.register(CAReduce)
+        def jax_funcify_CAReduce(op, node=None, **kwargs):
+            reduce = pytensor_careduce(op, node=node, **kwargs)
+            if node is None:
+                return reduce
+            dtype = node.outputs[0].type.dtype
+
+            def careduce(*args):
+                return jnp.asarray(reduce(*args)).astype(dtype)
+
+            return careduce
+
+        jax_funcify_CAReduce.casts_to_output_dtype = True
 
     @jax_funcify.register(MultiElemwise)
     def jax_funcify_MultiElemwise(op, node, **kwargs):
@@ -767,6 +798,10 @@ def _register_jax():
         return multi_elemwise
 
 
+def _identity(x):
+    return x
+
+
 def _torch_scalar_function(fgraph, pytorch_funcify, kwargs):
     """The composite's scalar graph as a function of tensors, node by node.
 
@@ -775,28 +810,37 @@ def _torch_scalar_function(fgraph, pytorch_funcify, kwargs):
     """
     import torch
 
-    slots = {v: k for k, v in enumerate(fgraph.inputs)}
+    # Keyed by id: scalar variables compare (and constants hash) by value.
+    slots = {id(v): k for k, v in enumerate(fgraph.inputs)}
     constants = []
     steps = []
-    nodes = fgraph.toposort()
+    # A composite's toposort can list a node twice; run each once.
+    nodes = list({id(node): node for node in fgraph.toposort()}.values())
     for node in nodes:
         for v in node.inputs:
-            if isinstance(v, Constant) and v not in slots:
-                slots[v] = len(slots)
+            if isinstance(v, Constant) and id(v) not in slots:
+                slots[id(v)] = len(slots)
                 constants.append(torch.as_tensor(np.asarray(v.data, dtype=v.type.dtype)))
     for node in nodes:
-        fn = pytorch_funcify(node.op, node=node, **kwargs)
-        ins = tuple(slots[v] for v in node.inputs)
+        if isinstance(node.op, ps.Composite):
+            fn = _torch_scalar_function(node.op.fgraph, pytorch_funcify, kwargs)
+        elif isinstance(node.op, ps.Identity):
+            fn = _identity
+        else:
+            fn = pytorch_funcify(node.op, node=node, **kwargs)
+        ins = tuple(slots[id(v)] for v in node.inputs)
         for v in node.outputs:
-            slots[v] = len(slots)
+            slots[id(v)] = len(slots)
         steps.append((fn, ins, len(node.outputs)))
-    outputs = tuple(slots[v] for v in fgraph.outputs)
+    outputs = tuple(slots[id(v)] for v in fgraph.outputs)
     n_inputs = len(fgraph.inputs)
 
     def scalar_function(*args):
         values = list(args[:n_inputs]) + constants
         for fn, ins, nout in steps:
             result = fn(*[values[k] for k in ins])
+            if isinstance(result, list) and nout == 1:  # a nested composite
+                result = result[0]
             if nout == 1:
                 values.append(result)
             else:
@@ -813,12 +857,15 @@ def _register_pytorch():
     except ImportError:
         return
 
-    if pytorch_funcify.dispatch(ps.Pow) is pytorch_funcify.dispatch(ps.ScalarOp):
-        # PyTensor's generic scalar dispatch looks for ``torch.power``, which
-        # does not exist: without this, no graph with ``x**y`` runs on PyTorch.
-        @pytorch_funcify.register(ps.Pow)
-        def pytorch_funcify_Pow(op, node=None, **kwargs):
-            return torch.pow
+    # PyTensor's generic scalar dispatch maps a scalar op to the torch
+    # function of its NumPy name, which for these does not exist (torch.power,
+    # torch.mod) or means something else (torch.equal compares whole tensors
+    # and returns one bool).  Without these, rules using ``x**y``, ``%`` or
+    # ``eq`` do not run on the PyTorch backend at all.
+    replacements = {ps.Pow: torch.pow, ps.Mod: torch.remainder, ps.EQ: torch.eq, ps.NEQ: torch.ne}
+    for scalar_op, torch_fn in replacements.items():
+        if pytorch_funcify.dispatch(scalar_op) is pytorch_funcify.dispatch(ps.ScalarOp):
+            pytorch_funcify.register(scalar_op)(lambda op, node=None, _fn=torch_fn, **kwargs: _fn)
 
     @pytorch_funcify.register(MultiElemwise)
     def pytorch_funcify_MultiElemwise(op, node, **kwargs):
