@@ -31,14 +31,23 @@ from .layerwise import check_hyperparameters, check_switch, elementwise_values, 
 __all__ = ["adafactor", "muon", "sm3"]
 
 
-def rms(x):
-    """The root mean square of all elements of ``x`` (0-d)."""
-    return pt.sqrt(pt.mean(pt.sqr(x)))
-
-
 def static_shape(param):
     """The shape of ``param``'s value when the updates are built."""
     return param.get_value(borrow=True).shape
+
+
+# Means divide by sizes known when the updates are built: a symbolic shape
+# would add several nodes per tensor to the graph.
+
+
+def mean_along(x, axis, shape):
+    """The mean of ``x`` over ``axis`` (kept, of size 1), ``x`` being of ``shape``."""
+    return pt.sum(x, axis=axis, keepdims=True) / np.asarray(shape[axis], dtype=x.dtype)
+
+
+def rms(x, shape):
+    """The root mean square of all elements of ``x`` (0-d), ``x`` being of ``shape``."""
+    return pt.sqrt(pt.sum(pt.sqr(x)) / np.asarray(max(1, int(np.prod(shape))), dtype=x.dtype))
 
 
 # ---------------------------------------------------------------------------
@@ -216,19 +225,20 @@ def adafactor(
 
     def new_factors(p, g, axes, row, col):
         """Reductions over rows and columns: ordinary graphs, outside the kernels."""
-        (row_axis, col_axis), beta2, sq = axes, decay(p), squared(g, floor(p))
-        row = beta2 * row + (1 - beta2) * pt.mean(sq, axis=col_axis, keepdims=True)
-        col = beta2 * col + (1 - beta2) * pt.mean(sq, axis=row_axis, keepdims=True)
-        return row, col, pt.mean(row, axis=row_axis, keepdims=True)
+        (row_axis, col_axis), beta2, sq, shape = axes, decay(p), squared(g, floor(p)), static_shape(p)
+        row = beta2 * row + (1 - beta2) * mean_along(sq, col_axis, shape)
+        col = beta2 * col + (1 - beta2) * mean_along(sq, row_axis, shape)
+        return row, col, mean_along(row, row_axis, shape)
 
     def step_size(p, u):
         """alpha, divided by the clipping denominator: one number per tensor."""
         lr = scalar(learning_rate, p, "learning_rate")
         rho = pt.minimum(lr, 1 / pt.sqrt(scalar(t, p, "t"))) if relative_step else lr
-        alpha = rho * pt.maximum(scalar(epsilon2, p, "epsilon2"), rms(p)) if multiply_by_parameter_scale else rho
+        scale = pt.maximum(scalar(epsilon2, p, "epsilon2"), rms(p, static_shape(p)))
+        alpha = rho * scale if multiply_by_parameter_scale else rho
         if clipping_threshold is None:
             return alpha
-        return alpha / pt.maximum(1, rms(u) / scalar(clipping_threshold, p, "clipping_threshold"))
+        return alpha / pt.maximum(1, rms(u, static_shape(p)) / scalar(clipping_threshold, p, "clipping_threshold"))
 
     vectors = [i for i, ax in enumerate(axes) if ax is None]
     factors = {i: new_factors(params[i], grads[i], ax, *state[i]) for i, ax in enumerate(axes) if ax is not None}
