@@ -591,6 +591,17 @@ PyMODINIT_FUNC PyInit_%(name)s(void) { import_array(); return PyModule_Create(&m
 """ % dict(name=name)
 
 
+def use_openmp():
+    """Whether the C kernel splits large tensors over the cores.
+
+    PyTensor's ``config.openmp`` is off by default (it was written for the
+    convolution op); an optimizer step is memory-bound and gains from every
+    core, so the kernel uses OpenMP unless ``OMP_NUM_THREADS=1``.  The
+    number of threads follows ``OMP_NUM_THREADS`` (default: all cores).
+    """
+    return os.environ.get("OMP_NUM_THREADS", "").strip() != "1"
+
+
 def c_kernel_module(op, node):
     """The compiled kernel module of ``op``: memory, then disk cache, then gcc."""
     from pytensor.link.c.cmodule import GCC_compiler, dlimport
@@ -598,7 +609,7 @@ def c_kernel_module(op, node):
     source = c_kernel_source(op)
     composite = op.scalar_op
     flags = list(GCC_compiler.compile_args()) + list(composite.c_compile_args())
-    if config.openmp:
+    if use_openmp():
         flags.append("-fopenmp")
     libs = list(composite.c_libraries())
     key_text = "\n".join([source, " ".join(flags), " ".join(libs), pytensor.__version__, sys.version])
@@ -618,12 +629,13 @@ def c_kernel_module(op, node):
         if module is None:
             from pytensor.compile.compilelock import lock_ctx
 
-            with lock_ctx():
-                os.makedirs(location, exist_ok=True)
+            os.makedirs(location, exist_ok=True)
+            # Our own lock: PyTensor's global one is held through whole compilations.
+            with lock_ctx(lock_dir=os.path.dirname(location)):
                 if os.path.exists(path):
                     module = dlimport(path)
                 else:
-                    libs_with_omp = libs + (["gomp"] if config.openmp else [])
+                    libs_with_omp = libs + (["gomp"] if use_openmp() else [])
                     module = GCC_compiler.compile_str(
                         name,
                         _module_code(source, name),

@@ -1,0 +1,203 @@
+"""Structure of compiled update graphs: size, dtypes, in-place updates.
+
+Speed is measured by benchmarks/, never asserted here; these tests pin the
+structural properties the speed rests on:
+
+* the compiled update graph of a rule does not grow per tensor beyond a
+  small constant (a purely element-wise rule does not grow at all: one
+  :class:`~symupdates.multitensor.MultiElemwise` node serves every tensor);
+* no float64 appears in the graph of a float32 model, even under
+  ``floatX=float64``;
+* the updates overwrite the parameter and state buffers in place on the
+  backends that allow it (C, Numba), and give the same numbers as the
+  out-of-place graph.
+"""
+
+import numpy as np
+import pytensor
+import pytensor.scalar as ps
+import pytensor.tensor as pt
+import pytest
+from pytensor.compile.debug.debugmode import DebugMode
+from pytensor.compile.mode import Mode
+from pytensor.tensor.elemwise import Elemwise
+
+import symupdates
+from symupdates.multitensor import MultiElemwise
+from test_backends import rule_arguments
+
+SHAPES = [(3, 4), (5,), ()]
+REWRITE_ONLY = Mode(linker="py", optimizer="fast_run")  # the graph PyTensor compiles, without a compiler
+
+
+def build(name, copies, dtype="float32", mode=REWRITE_ONLY, static_shapes=True, shapes=SHAPES):
+    """Compile rule ``name`` for ``copies`` copies of ``shapes``; returns (function, params, updates)."""
+    rule = symupdates.RULES[name]
+    shapes = list(shapes) * copies
+    rng = np.random.default_rng(0)
+    params = [
+        pytensor.shared(rng.normal(size=s).astype(dtype), name="p%d" % i, shape=s if static_shapes else None)
+        for i, s in enumerate(shapes)
+    ]
+    grads = [pt.tensor(dtype=dtype, shape=s, name="g%d" % i) for i, s in enumerate(shapes)]
+    updates = rule(grads, params, **rule_arguments(rule))
+    return pytensor.function(grads, [], updates=updates, mode=mode), params, updates
+
+
+def is_invariant(node):
+    """A node computing hyperparameter math: only 0-d outputs."""
+    return all(getattr(o.type, "ndim", 0) == 0 for o in node.outputs)
+
+
+@pytest.mark.parametrize("name", list(symupdates.RULES))
+def test_graph_does_not_grow_per_tensor(name):
+    small, _, _ = build(name, copies=1)
+    large, _, _ = build(name, copies=4)
+    n_small = len(small.maker.fgraph.apply_nodes)
+    n_large = len(large.maker.fgraph.apply_nodes)
+    extra_tensors = 3 * len(SHAPES)
+    # Rules with per-tensor norms or matrix products (LAMB, muon, ...) need a
+    # few nodes per tensor for them; never one per arithmetic operation.
+    assert n_large - n_small <= 10 * extra_tensors, (n_small, n_large)
+    nodes = small.maker.fgraph.apply_nodes
+    if all(isinstance(n.op, MultiElemwise) or is_invariant(n) for n in nodes):
+        # purely element-wise: the same graph for 3 tensors and for 12
+        assert n_large == n_small, (n_small, n_large)
+        multi = [n for n in large.maker.fgraph.apply_nodes if isinstance(n.op, MultiElemwise)]
+        # one node per row layout (0-d parameters form their own group)
+        assert 1 <= len(multi) <= 2
+
+
+def test_elementwise_rules_use_one_node_for_all_tensors():
+    """Adam over 12 tensors: the update part is MultiElemwise nodes, not 12 Elemwises."""
+    f, params, _ = build("adam", copies=4)
+    nodes = f.maker.fgraph.apply_nodes
+    multi = [n for n in nodes if isinstance(n.op, MultiElemwise)]
+    assert sum(n.op.n_rows(n) for n in multi) == len(params)
+    assert not [n for n in nodes if isinstance(n.op, Elemwise) and not is_invariant(n)]
+
+
+def float64_variables(fgraph):
+    """The float64 work of a compiled graph that scales with the tensors.
+
+    Every tensor-sized float64 variable, and every float64 inside the scalar
+    kernel of an element-wise node over tensors.  0-d float64 values outside
+    the kernels (hyperparameter arithmetic, or a scalar schedule state such
+    as Nadam's momentum product, kept in double precision like torch keeps
+    it in a Python float) cost nothing per element and are allowed, as the
+    int64 step counter is.
+    """
+    found = []
+
+    def scan_scalar_graph(op):
+        inner = getattr(op, "fgraph", None)
+        if inner is None:
+            return
+        for node in inner.apply_nodes:
+            for v in node.inputs + node.outputs:
+                if getattr(v.type, "dtype", None) == "float64":
+                    found.append((op, v))
+            scan_scalar_graph(node.op)
+
+    for node in fgraph.apply_nodes:
+        for v in node.inputs + node.outputs:
+            if getattr(v.type, "dtype", None) == "float64" and getattr(v.type, "ndim", 0) > 0:
+                found.append((node.op, v))
+        scalar_op = getattr(node.op, "scalar_op", None)
+        if isinstance(scalar_op, ps.Composite) and not is_invariant(node):
+            scan_scalar_graph(scalar_op)
+    return found
+
+
+@pytest.mark.parametrize("name", list(symupdates.RULES))
+def test_no_float64_in_a_float32_graph(name):
+    with pytensor.config.change_flags(floatX="float64"):
+        f, _, _ = build(name, copies=1, dtype="float32")
+    assert float64_variables(f.maker.fgraph) == []
+
+
+def test_float64_detector_finds_float64():
+    """The check above can fail: a float64 constant in a float32 graph is found."""
+    p = pytensor.shared(np.ones(3, dtype="float32"))
+    half = pytensor.shared(np.float64(0.5))
+    f = pytensor.function([], [], updates={p: pt.cast(p * half + pt.sqrt(p), "float32")}, mode=REWRITE_ONLY)
+    assert float64_variables(f.maker.fgraph)
+
+
+COMPILED_IN_PLACE = {
+    "c": lambda: Mode(linker="cvm", optimizer="fast_run"),
+    "numba": lambda: "NUMBA",
+}
+
+
+@pytest.mark.parametrize("backend", list(COMPILED_IN_PLACE))
+@pytest.mark.parametrize("name", ["adam", "momentum", "sgd"])
+def test_updates_are_in_place(name, backend):
+    # Shared variables as users create them: no static shape.
+    f, params, updates = build(name, copies=1, mode=COMPILED_IN_PLACE[backend](), static_shapes=False)
+    multi = [n for n in f.maker.fgraph.apply_nodes if isinstance(n.op, MultiElemwise)]
+    assert multi
+    for node in multi:
+        destroyed = {node.inputs[i[0]] for i in node.op.destroy_map.values()}
+        assert destroyed, "%s is not in place" % node.op
+    buffers = [var.get_value(borrow=True) for var in updates]
+    before = [b.copy() for b in buffers]
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        f(*[rng.normal(size=np.shape(p.get_value())).astype("float32") for p in params])
+    for var, buffer, old in zip(updates, buffers, before):
+        if var.ndim == 0 and var.dtype.startswith("int"):
+            continue  # the step counter is computed outside the kernel
+        assert var.get_value(borrow=True) is buffer, "%s was not updated in place" % var.name
+        assert not np.array_equal(buffer, old), "%s did not change" % var.name
+
+
+@pytest.mark.parametrize("name", ["adam", "nesterov_momentum"])
+def test_in_place_gives_the_numbers_of_out_of_place(name):
+    mode = Mode(linker="cvm", optimizer="fast_run")
+    results = []
+    for m in (mode, mode.excluding("inplace")):
+        f, params, _ = build(name, copies=1, dtype="float64", mode=m, static_shapes=False)
+        destroys = [n for n in f.maker.fgraph.apply_nodes if isinstance(n.op, MultiElemwise) and n.op.destroy_map]
+        results.append((destroys, f, params))
+    (in_place, f1, p1), (out_of_place, f2, p2) = results
+    assert in_place and not out_of_place
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        grads = [rng.normal(size=np.shape(p.get_value())) for p in p1]
+        f1(*grads)
+        f2(*grads)
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a.get_value(), b.get_value())
+
+
+def test_debug_mode_accepts_the_op():
+    """DebugMode runs the Python and C implementations, checks they agree and
+    that the op overwrites only what its destroy_map declares."""
+    # No 0-d variable (parameter or step counter): DebugMode's in-place check
+    # calls ndarray.itemset on 0-d values, which NumPy 2 removed.
+    f, params, _ = build("rmsprop", copies=1, dtype="float64", mode=DebugMode(check_py_code=True, check_c_code=True),
+                         static_shapes=False, shapes=[(3, 4), (5,)])
+    assert any(isinstance(n.op, MultiElemwise) and n.op.destroy_map for n in f.maker.fgraph.apply_nodes)
+    rng = np.random.default_rng(3)
+    start = [p.get_value() for p in params]
+    for _ in range(2):
+        f(*[rng.normal(size=np.shape(p.get_value())) for p in params])
+    assert all(not np.array_equal(p.get_value(), s) for p, s in zip(params, start))
+
+
+def test_refused_in_place_falls_back_per_row():
+    """When another update reads a parameter after the step (here a guard that
+    keeps the old value), that row cannot be in place; the others still are."""
+    f_params = [pytensor.shared(np.ones(s), name="q%d" % i) for i, s in enumerate([(3,), (4,), (2, 2)])]
+    grads = [pt.tensor(dtype="float64", shape=(None,) * len(p.get_value().shape)) for p in f_params]
+    updates = symupdates.sgd(grads, f_params, learning_rate=0.5)
+    guarded = f_params[1]
+    updates[guarded] = pt.switch(pt.all(pt.isfinite(updates[guarded])), updates[guarded], guarded + 0 * guarded.sum())
+    f = pytensor.function(grads, [], updates=updates, mode=Mode(linker="cvm", optimizer="fast_run"))
+    (node,) = [n for n in f.maker.fgraph.apply_nodes if isinstance(n.op, MultiElemwise)]
+    destroyed = {node.inputs[i[0]] for i in node.op.destroy_map.values()}
+    assert f_params[0] in destroyed and f_params[2] in destroyed
+    f(*[np.full(p.get_value().shape, 2.0) for p in f_params])
+    for p in f_params:
+        np.testing.assert_allclose(p.get_value(), 0.0)
