@@ -26,6 +26,7 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_updates
+from .options import check_switch
 
 __all__ = ["lamb", "lars", "novograd", "fromage"]
 
@@ -56,13 +57,6 @@ def check_hyperparameters(params, **hyper):
     """Refuse a bad hyperparameter before any state is created."""
     for name, value in hyper.items():
         as_hyperparameter(value, params[0].dtype, name=name)
-
-
-def check_switch(name, value):
-    """A switch changes the formula: it must be a Python boolean."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError("%s must be True or False, got %r" % (name, value))
-    return bool(value)
 
 
 def parameter_mask(mask, params, name):

@@ -26,7 +26,8 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_updates
-from .layerwise import check_hyperparameters, check_switch, elementwise_values, l2_norm
+from .layerwise import check_hyperparameters, elementwise_values, l2_norm
+from .options import check_choice, check_switch
 
 __all__ = ["adafactor", "muon", "sm3"]
 
@@ -369,8 +370,8 @@ def muon(
     fallback : callable or None
         The rule for parameters that are not matrices, called as
         ``fallback(grads, params)`` with those parameters only, e.g.
-        ``symupdates.adam(learning_rate=3e-4)``.  None (the default): such
-        parameters raise ``ValueError``, as in torch.
+        ``symupdates.adamw(learning_rate=3e-4)`` (torch recommends AdamW).
+        None (the default): such parameters raise ``ValueError``, as in torch.
 
     Notes
     -----
@@ -394,8 +395,7 @@ def muon(
     nesterov = check_switch("nesterov", nesterov)
     bias_correction = check_switch("bias_correction", bias_correction)
     epsilon_added = check_switch("epsilon_added", epsilon_added)
-    if adjust_lr_fn not in ADJUST_LR:
-        raise ValueError("adjust_lr_fn must be one of %s, got %r" % (", ".join(map(repr, ADJUST_LR)), adjust_lr_fn))
+    check_choice("adjust_lr_fn", adjust_lr_fn, list(ADJUST_LR))
     if fan_out_axis not in (0, 1) or isinstance(fan_out_axis, bool):
         raise ValueError("fan_out_axis must be 0 (weights shaped (out, in)) or 1 ((in, out)), got %r" % (fan_out_axis,))
     if isinstance(ns_steps, bool) or not isinstance(ns_steps, numbers.Integral) or not 0 <= ns_steps < 100:
@@ -409,7 +409,7 @@ def muon(
     if others and fallback is None:
         raise ValueError(
             "muon orthogonalises matrices only, but %s is %d-d; pass fallback= a rule for "
-            "the other parameters, e.g. fallback=symupdates.adam(learning_rate=3e-4)"
+            "the other parameters, e.g. fallback=symupdates.adamw(learning_rate=3e-4)"
             % (param_label(others[0][0]), others[0][0].ndim)
         )
     if others and not callable(fallback):

@@ -13,8 +13,9 @@ for Muon's non-matrix parameters) on the same problem and compares; it also
 runs torch live with :func:`torch_trajectory` when torch is importable.
 
 torch.optim.Muon accepts matrices only and recommends another optimizer for
-the other parameters; the ``fallback`` case gives those to
-``torch.optim.SGD`` with momentum, stepped together with Muon.  Muon runs its
+the other parameters; the ``fallback`` cases give those to
+``torch.optim.SGD`` with momentum or to ``torch.optim.AdamW`` (torch's
+recommendation), stepped together with Muon.  Muon runs its
 Newton-Schulz iteration in bfloat16 whatever the parameters' dtype, so its
 trajectories carry bfloat16 rounding (the tests account for it).  torch's
 scalar state (Adafactor's step) follows the default dtype, set to float64
@@ -68,6 +69,10 @@ CASES = {
     "muon_fallback": dict(
         rule="muon", ours=dict(learning_rate=0.05), torch=("Muon", dict(lr=0.05)), shapes=MIXED,
         fallback=("momentum", dict(learning_rate=0.05, momentum=0.9), "SGD", dict(lr=0.05, momentum=0.9)),
+    ),
+    "muon_fallback_adamw": dict(
+        rule="muon", ours=dict(learning_rate=0.05), torch=("Muon", dict(lr=0.05)), shapes=MIXED,
+        fallback=("adamw", dict(learning_rate=0.01, weight_decay=0.05), "AdamW", dict(lr=0.01, weight_decay=0.05)),
     ),
 }
 
