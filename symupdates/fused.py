@@ -38,7 +38,7 @@ from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, new_state, step_counter
 from .multitensor import multi_elemwise, row_layout
 
-__all__ = ["elementwise_rule", "elementwise_updates", "trace_elementwise", "apply_composite"]
+__all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "trace_elementwise", "apply_composite"]
 
 
 #: Step functions abbreviate some arguments; errors name the rule's argument.
@@ -170,36 +170,40 @@ def apply_composite(composite, rows, invariants, targets=None):
     return results
 
 
-def elementwise_updates(step, rows, targets, hyper=None, name="step"):
-    """Updates ``{target: step(*row)}`` for element-wise rules.
+def elementwise_values(step, rows, like, name="step", **hyper):
+    """The outputs of an element-wise ``step`` for every row, as expressions.
 
     Parameters
     ----------
     step : callable
-        The formula: ``step(*row, **hyper)`` returns one output per target,
-        in the order of ``targets``.
+        The formula: ``step(*row, **hyper)`` returns one output per entry of
+        the row's ``like``.
     rows : sequence of tuples of tensors
         For each parameter, the element-wise arguments of ``step`` (for
         example ``(param, grad, m, v)``).  0-d tensors broadcast.
-    targets : sequence of tuples of shared variables
-        For each parameter, the variables that receive ``step``'s outputs
-        (for example ``(m, v, param)``).  Each output is computed in, and
-        cast to, its target's dtype.
-    hyper : dict
+    like : sequence of tuples of variables
+        For each row, one variable per output, whose type the output takes
+        (its dtype is the one the formula is computed in).
+    **hyper
         Hyperparameters (numbers or symbolic scalars), cast to the dtype of
-        each parameter group's first target.
+        each row group's first output.
 
     Returns
     -------
-    OrderedDict
-        ``{target: expression}``, row by row, in target order.
+    list of lists of expressions, row by row.
     """
+    return _elementwise(step, rows, like, hyper, name, overwrite=False)
+
+
+def _elementwise(step, rows, like, hyper, name, overwrite):
+    """:func:`elementwise_values`; with ``overwrite``, an output may replace
+    the row input that is its ``like`` in place (an update of that variable)."""
     hyper = hyper or {}
     rows = [tuple(pt.as_tensor_variable(x) for x in row) for row in rows]
-    targets = [tuple(t) for t in targets]
+    like = [tuple(t) for t in like]
     groups = OrderedDict()
-    for index, (row, target) in enumerate(zip(rows, targets)):
-        key = (tuple(x.dtype for x in row), tuple(t.dtype for t in target))
+    for index, (row, row_like) in enumerate(zip(rows, like)):
+        key = (tuple(x.dtype for x in row), tuple(t.dtype for t in row_like))
         groups.setdefault(key, []).append(index)
 
     results = [None] * len(rows)
@@ -207,16 +211,29 @@ def elementwise_updates(step, rows, targets, hyper=None, name="step"):
         dtype = output_dtypes[0]
         cast = {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
         composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
-        outputs = apply_composite(composite, [rows[i] for i in indices], invariants, [targets[i] for i in indices])
+        targets = [like[i] for i in indices] if overwrite else None
+        outputs = apply_composite(composite, [rows[i] for i in indices], invariants, targets)
         for i, outs in zip(indices, outputs):
-            results[i] = outs
+            results[i] = [as_type_of(expr, var) for var, expr in zip(like[i], outs)]
+    return results
 
-    updates = OrderedDict()
-    for target, outs in zip(targets, results):
-        for var, expr in zip(target, outs):
-            updates[var] = as_type_of(expr, var)
-    return updates
 
+def elementwise_updates(step, rows, targets, hyper=None, name="step"):
+    """Updates ``{target: step(*row)}`` for element-wise rules.
+
+    As :func:`elementwise_values`, with ``targets`` the shared variables
+    that receive the outputs (for example ``(m, v, param)``), which the
+    outputs may overwrite in place, and ``hyper`` a dict.
+
+    Returns
+    -------
+    OrderedDict
+        ``{target: expression}``, row by row, in target order.
+    """
+    values = _elementwise(step, rows, targets, hyper, name, overwrite=True)
+    return OrderedDict(
+        (var, expr) for target, outs in zip(targets, values) for var, expr in zip(target, outs)
+    )
 
 
 def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, **hyper):

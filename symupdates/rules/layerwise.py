@@ -25,7 +25,7 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from ..fused import elementwise_updates
+from ..fused import elementwise_updates, elementwise_values
 from .options import check_switch
 
 __all__ = ["lamb", "lars", "novograd", "fromage"]
@@ -33,19 +33,6 @@ __all__ = ["lamb", "lars", "novograd", "fromage"]
 
 # ---------------------------------------------------------------------------
 # helpers shared with the matrix rules
-
-
-def elementwise_values(step, rows, like, name, **hyper):
-    """The outputs of an element-wise ``step`` as expressions, one list per row.
-
-    ``like[i][k]`` gives output ``k`` of row ``i`` its type.  Unlike
-    :func:`~symupdates.fused.elementwise_updates` the outputs need not be
-    updates of shared variables: intermediate tensors (an Adam direction whose
-    norm a trust ratio needs) come out of the same fused kernel as the state.
-    """
-    keys = [tuple(var.type() for var in row_like) for row_like in like]
-    values = elementwise_updates(step, rows, keys, hyper, name)
-    return [[values[key] for key in row_keys] for row_keys in keys]
 
 
 def l2_norm(x):

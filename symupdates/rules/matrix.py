@@ -25,7 +25,6 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from ..fused import elementwise_updates
 from .layerwise import check_hyperparameters, elementwise_values, l2_norm
 from .options import check_choice, check_switch
 
