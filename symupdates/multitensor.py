@@ -43,6 +43,7 @@ from pytensor.graph.basic import Apply, Constant
 from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import GraphRewriter
+from pytensor.graph.utils import InconsistencyError
 from pytensor.tensor.type import TensorType
 
 __all__ = ["MultiElemwise", "multi_elemwise", "MultiElemwiseInplace"]
@@ -273,18 +274,29 @@ def row_layout(row):
     return scalars
 
 
+#: Rows per node.  PyTensor's graph traversals queue a node's inputs once per
+#: output, so a node with n rows costs O(n**2) per traversal; groups of a few
+#: dozen rows keep every rewrite pass linear in the number of tensors.
+MAX_ROWS = int(os.environ.get("SYMUPDATES_MAX_ROWS", 32))
+
+
 def multi_elemwise(composite, rows, invariants, candidates=None):
-    """Apply ``composite`` to every row with one :class:`MultiElemwise` node.
+    """Apply ``composite`` to every row with :class:`MultiElemwise` nodes
+    of at most :data:`MAX_ROWS` rows each.
 
     All rows must share the layout returned by :func:`row_layout`.  Returns
     a list of output lists, one per row.
     """
     scalars = row_layout(rows[0])
     op = MultiElemwise(composite, scalars, candidates)
-    flat = [x for row in rows for x in row] + list(invariants)
-    outs = op.make_node(*flat).outputs
     nout = op.nout_row
-    return [list(outs[r * nout:(r + 1) * nout]) for r in range(len(rows))]
+    results = []
+    for start in range(0, len(rows), MAX_ROWS):
+        chunk = rows[start:start + MAX_ROWS]
+        flat = [x for row in chunk for x in row] + list(invariants)
+        outs = op.make_node(*flat).outputs
+        results.extend(list(outs[r * nout:(r + 1) * nout]) for r in range(len(chunk)))
+    return results
 
 
 # ---------------------------------------------------------------------------
@@ -310,37 +322,55 @@ class MultiElemwiseInplace(GraphRewriter):
         for feature in fgraph._features:
             if isinstance(feature, Supervisor):
                 protected.update(feature.protected)
-        for node in list(fgraph.toposort()):
-            if not isinstance(node.op, MultiElemwise) or node.op.inplace:
-                continue
-            op = node.op
-            uses = Counter(node.inputs)
-            width, nout = op.row_width, op.nout_row
-            pairs = []
-            for r in range(op.n_rows(node)):
-                for j, k in enumerate(op.candidates):
-                    if k < 0:
-                        continue
-                    o, i = r * nout + j, r * width + k
-                    inp = node.inputs[i]
-                    if (
-                        inp in protected
-                        or isinstance(inp, Constant)
-                        or not can_overwrite(inp, node.outputs[o])
-                        or uses[inp] > 1
-                    ):
-                        continue
-                    pairs.append((o, i))
-            if pairs:
-                self._try(fgraph, node, [], pairs)
+        todo = []
+        for node in fgraph.toposort():
+            if isinstance(node.op, MultiElemwise) and not node.op.inplace:
+                pairs = self._candidate_pairs(node, protected)
+                if pairs:
+                    todo.append((node, pairs))
+        if not todo:
+            return
+        # Usually every candidate is accepted: one validation for all nodes.
+        new_nodes = [self._inplace_node(node, pairs) for node, pairs in todo]
+        replacements = [r for (node, _), new in zip(todo, new_nodes) for r in zip(node.outputs, new.outputs)]
+        try:
+            fgraph.replace_all_validate(replacements, reason="symupdates_multitensor_inplace")
+            return
+        except (InconsistencyError, ValueError):
+            pass
+        for node, pairs in todo:
+            self._try(fgraph, node, [], pairs)
+
+    @staticmethod
+    def _candidate_pairs(node, protected):
+        op = node.op
+        width, nout = op.row_width, op.nout_row
+        uses = Counter(node.inputs)
+        pairs = []
+        for r in range(op.n_rows(node)):
+            for j, k in enumerate(op.candidates):
+                if k < 0:
+                    continue
+                o, i = r * nout + j, r * width + k
+                inp = node.inputs[i]
+                if (
+                    inp in protected
+                    or isinstance(inp, Constant)
+                    or not can_overwrite(inp, node.outputs[o])
+                    or uses[inp] > 1
+                ):
+                    continue
+                pairs.append((o, i))
+        return pairs
+
+    @staticmethod
+    def _inplace_node(node, pairs):
+        op = node.op
+        return MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=pairs).make_node(*node.inputs)
 
     def _try(self, fgraph, node, accepted, pairs):
         """Replace ``node`` by one destroying ``accepted + pairs``; bisect on refusal."""
-        from pytensor.graph.utils import InconsistencyError
-
-        op = node.op
-        new_op = MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=accepted + pairs)
-        new_node = new_op.make_node(*node.inputs)
+        new_node = self._inplace_node(node, accepted + pairs)
         try:
             fgraph.replace_all_validate(
                 list(zip(node.outputs, new_node.outputs)), reason="symupdates_multitensor_inplace"
@@ -879,6 +909,17 @@ def _register_pytorch():
         if pytorch_funcify.dispatch(scalar_op) is pytorch_funcify.dispatch(ps.ScalarOp):
             pytorch_funcify.register(scalar_op)(lambda op, node=None, _fn=torch_fn, **kwargs: _fn)
 
+    if pytorch_funcify.dispatch(ps.Composite) is pytorch_funcify.dispatch(ps.ScalarOp):
+        # An Elemwise of a Composite (the engine's fallback for a row whose
+        # entries broadcast) has no PyTorch dispatch in PyTensor.
+        @pytorch_funcify.register(ps.Composite)
+        def pytorch_funcify_Composite(op, node=None, **kwargs):
+            kwargs.pop("storage_map", None)
+            function = _torch_scalar_function(op.fgraph, pytorch_funcify, kwargs)
+            if op.nout == 1:
+                return lambda *args: function(*args)[0]
+            return lambda *args: tuple(function(*args))
+
     @pytorch_funcify.register(MultiElemwise)
     def pytorch_funcify_MultiElemwise(op, node, **kwargs):
         n_rows, width, nout, start = _row_slices(op, node)
@@ -901,6 +942,53 @@ def _register_pytorch():
         return multi_elemwise
 
 
-_register_numba()
-_register_jax()
-_register_pytorch()
+class _AfterImport:
+    """Run a callback once a module has been imported (a post-import hook).
+
+    The backends' dispatch modules import Numba, JAX or torch, which take
+    seconds; registering there only when PyTensor itself loads the backend
+    keeps ``import symupdates`` fast.
+    """
+
+    def __init__(self, callbacks):
+        self.callbacks = dict(callbacks)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.callbacks:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        callback = self.callbacks.pop(name)
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            callback()
+
+        loader.exec_module = exec_then_register
+        return spec
+
+
+def _register_backends():
+    pending = {}
+    for module, register in (
+        ("pytensor.link.numba.dispatch", _register_numba),
+        ("pytensor.link.jax.dispatch", _register_jax),
+        ("pytensor.link.pytorch.dispatch", _register_pytorch),
+    ):
+        if module in sys.modules:
+            register()
+        else:
+            pending[module] = register
+    if pending:
+        sys.meta_path.insert(0, _AfterImport(pending))
+
+
+_register_backends()
