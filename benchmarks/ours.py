@@ -9,7 +9,9 @@ import numpy as np
 from measure import time_step, timed_compile
 from problems import DTYPE, HYPER, arrays, compile_shapes, layout_shapes
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# run.py snapshots the package at the start of a run, so that every measurement
+# of the run sees the same code even while the checkout changes
+sys.path.insert(0, os.environ.get("SYMUPDATES_BENCH_SOURCE") or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402

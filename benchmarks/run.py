@@ -18,6 +18,7 @@ installed shows as "n/a", a measurement over its limit as "timeout" or
 
 import argparse
 import datetime
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -133,6 +134,18 @@ def _commit():
         return "unknown"
 
 
+def _source_digest():
+    """A digest of the package's source, to tell apart runs of uncommitted code."""
+    digest = hashlib.sha1()
+    package = os.path.join(ROOT, "symupdates")
+    for directory, dirs, files in sorted(os.walk(package)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            with open(os.path.join(directory, name), "rb") as f:
+                digest.update(name.encode() + f.read())
+    return digest.hexdigest()[:12]
+
+
 def describe_machine(mode):
     packages = ["pytensor", "numpy", "numba", "llvmlite", "torch", "jax", "jaxlib", "optax"]
     return {
@@ -144,6 +157,7 @@ def describe_machine(mode):
         "platform": platform.platform(),
         "versions": {"python": platform.python_version(), **{p: _version(p) for p in packages}},
         "commit": _commit(),
+        "source_digest": _source_digest(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "mode": mode,
     }
@@ -227,7 +241,7 @@ class Run:
         self.mem_limit_mb, self.verbose = mem_limit_mb, verbose
         self.results = []
         self.failed_at = {}  # backend -> fewest tensors whose compile went over a limit
-        self.template = None
+        self.template = self.source = None
 
     def log(self, message):
         if self.verbose:
@@ -355,7 +369,15 @@ class Run:
             if compiledir:
                 shutil.rmtree(compiledir, ignore_errors=True)
 
+    def snapshot_source(self):
+        """Copy the package now: every worker of this run imports this copy."""
+        self.source = tempfile.mkdtemp(prefix="symupdates-bench-source-")
+        shutil.copytree(os.path.join(ROOT, "symupdates"), os.path.join(self.source, "symupdates"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        os.environ["SYMUPDATES_BENCH_SOURCE"] = self.source
+
     def run(self):
+        self.snapshot_source()
         self.prime()
         try:
             for section in SECTIONS:
@@ -363,8 +385,10 @@ class Run:
                     self.log("== %s" % section)
                     getattr(self, section + "_section")()
         finally:
-            if self.template:
-                shutil.rmtree(self.template, ignore_errors=True)
+            for directory in (self.template, self.source):
+                if directory:
+                    shutil.rmtree(directory, ignore_errors=True)
+            os.environ.pop("SYMUPDATES_BENCH_SOURCE", None)
         return self.results
 
 
