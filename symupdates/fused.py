@@ -49,6 +49,29 @@ class NotElementwiseError(TypeError):
     """A ``step`` function used an operation that is not element-wise."""
 
 
+def specialize_elementwise(outputs):
+    """``outputs`` after PyTensor's canonicalize and specialize rewrites.
+
+    The composite is built from the traced graph, so it would otherwise miss
+    the rewrites FAST_RUN applies to element-wise graphs: ``grad**2`` would
+    stay a ``pow`` call per element (ten times the cost of a multiply)
+    instead of ``sqr``.  Falls back to the graph as traced if a rewrite
+    produced something that is not element-wise.
+    """
+    from pytensor.graph.rewriting.utils import rewrite_graph
+    from pytensor.graph.traversal import apply_ancestors
+
+    rewritten = rewrite_graph(list(outputs), include=("canonicalize", "specialize"), exclude=("inplace", "fusion"))
+    rewritten = [pt.as_tensor_variable(o) for o in rewritten]
+    if any(o.type != r.type for o, r in zip(outputs, rewritten)):
+        return outputs
+    before = set(apply_ancestors(outputs))
+    for node in apply_ancestors(rewritten):
+        if node not in before and not isinstance(node.op, (Elemwise, DimShuffle)):
+            return outputs
+    return rewritten
+
+
 def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
     """Trace ``step`` into a scalar ``Composite``.
 
@@ -76,7 +99,7 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
     outputs = step(*placeholders, **hyper)
     if not isinstance(outputs, (tuple, list)):
         outputs = (outputs,)
-    outputs = [pt.as_tensor_variable(o) for o in outputs]
+    outputs = specialize_elementwise([pt.as_tensor_variable(o) for o in outputs])
     float_dtype = output_dtypes[0]
 
     scalar_of = {ph: ps.get_scalar_type(ph.dtype)() for ph in placeholders}
