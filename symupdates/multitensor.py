@@ -474,25 +474,40 @@ def c_kernel_source(op):
     decls = "".join("        %s o%d;\n" % (ctype(out_dtypes[j]), j) for j in range(nout))
     stores = "".join("        y%d[e] = o%d;\n" % (j, j) for j in range(nout))
     kernel = """
-static void kernel(%(params)s)
+/* Element e reads the inputs at e, then writes the outputs at e; an output
+   may share memory with the input it replaces, never with another element,
+   so there is no dependence between iterations. */
+static void kernel_serial(%(params)s)
 {
 %(hoisted)s
-    /* Element e reads the inputs at e, then writes the outputs at e; an
-       output may share memory with the input it replaces, never with
-       another element, so there is no dependence between iterations. */
-#ifdef _OPENMP
-    #pragma omp parallel for simd schedule(static) if(n >= %(minsize)d)
-#else
     #pragma GCC ivdep
-#endif
     for (npy_intp e = 0; e < n; ++e) {
 %(loads)s%(decls)s        {
 %(body)s
         }
 %(stores)s    }
 }
+
+/* The same loop split over the cores, for large tensors only: starting a
+   parallel region costs microseconds. */
+static void kernel(%(params)s)
+{
+#ifdef _OPENMP
+    if (n >= %(minsize)d) {
+%(hoisted)s
+        #pragma omp parallel for simd schedule(static)
+        for (npy_intp e = 0; e < n; ++e) {
+%(loads)s%(decls)s            {
+%(body)s
+            }
+%(stores)s        }
+        return;
+    }
+#endif
+    kernel_serial(%(args)s);
+}
 """ % dict(params=", ".join(params), hoisted=hoisted, minsize=PARALLEL_MIN_SIZE, loads=loads, decls=decls,
-           body=body, stores=stores)
+           body=body, stores=stores, args=", ".join(p.rsplit(" ", 1)[1].lstrip("*") for p in params))
 
     in_types = ", ".join(typenum(d) for d in in_dtypes[:width]) or "0"
     out_types = ", ".join(typenum(d) for d in out_dtypes) or "0"
