@@ -18,7 +18,10 @@ import pytensor
 import pytensor.scalar as ps
 import pytensor.tensor as pt
 import pytest
-from pytensor.compile.debug.debugmode import DebugMode
+try:
+    from pytensor.compile.debug.debugmode import DebugMode  # PyTensor >= 3
+except ImportError:  # PyTensor 2.38
+    from pytensor.compile.debugmode import DebugMode
 from pytensor.compile.mode import Mode
 from pytensor.tensor.elemwise import Elemwise
 
