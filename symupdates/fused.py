@@ -30,6 +30,7 @@ the rewriter nothing to do per parameter, and the apply stage
 
 from collections import OrderedDict
 
+import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
@@ -72,6 +73,24 @@ def specialize_elementwise(outputs):
     return rewritten
 
 
+def literals_in_dtype(outputs, dtype):
+    """``outputs`` rebuilt with every float literal of their graph in ``dtype``.
+
+    A literal in a formula takes the formula's float dtype: with PyTensor's
+    casting rules ``0.96 ** (t * decay)`` on float32 values is float64, so
+    the loop-invariant part of a float32 rule would be computed in float64.
+    """
+    from pytensor.graph.replace import clone_replace
+    from pytensor.graph.traversal import ancestors
+
+    replace = {
+        var: pt.constant(np.asarray(var.data, dtype=dtype))
+        for var in ancestors(outputs)
+        if isinstance(var, Constant) and var.ndim == 0 and var.dtype.startswith("float") and var.dtype != dtype
+    }
+    return clone_replace(outputs, replace=replace) if replace else outputs
+
+
 def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
     """Trace ``step`` into a scalar ``Composite``.
 
@@ -99,8 +118,9 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
     outputs = step(*placeholders, **hyper)
     if not isinstance(outputs, (tuple, list)):
         outputs = (outputs,)
-    outputs = specialize_elementwise([pt.as_tensor_variable(o) for o in outputs])
     float_dtype = output_dtypes[0]
+    outputs = literals_in_dtype([pt.as_tensor_variable(o) for o in outputs], float_dtype)
+    outputs = specialize_elementwise(outputs)
 
     scalar_of = {ph: ps.get_scalar_type(ph.dtype)() for ph in placeholders}
     elementwise = {ph: True for ph in placeholders}

@@ -20,9 +20,10 @@ same switch names are used throughout the package:
 """
 
 
+import numpy as np
 import pytensor.tensor as pt
 
-from ..core import as_hyperparameter, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
+from ..core import as_hyperparameter, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..fused import elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
@@ -503,7 +504,8 @@ def radam(
 
 def _nadam_momentum(beta1, schedule_decay, t):
     """Dozat's warming momentum schedule: ``beta1 * (1 - 0.5 * 0.96**(t * schedule_decay))``."""
-    return beta1 * (1 - 0.5 * 0.96 ** (t * schedule_decay))
+    half, base = (np.asarray(c, dtype=beta1.dtype) for c in (0.5, 0.96))
+    return beta1 * (1 - half * base ** (t * schedule_decay))
 
 
 @update_rule(
@@ -557,13 +559,15 @@ def nadam(
     Notes
     -----
     State: ``<param>.nadam.m``, ``<param>.nadam.v``, the counter
-    ``nadam.t`` and the schedule product ``nadam.mu_product`` (float64),
+    ``nadam.t`` and the schedule product ``nadam.mu_product`` (a scalar of
+    the widest parameter dtype),
     all saved by :func:`symupdates.get_state_values` (Keras 2.2 lost the
     product when saving).  optax.nadam is a different algorithm (no schedule).
     Reference: Dozat (2016), Incorporating Nesterov Momentum into Adam, ICLR
     workshop.
     """
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     hyper = dict(lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
                  schedule_decay=schedule_decay, weight_decay=weight_decay)
@@ -571,10 +575,14 @@ def nadam(
         as_hyperparameter(value, "float64", name=name)
     counter, t = step_counter("nadam")
     # The product is one scalar for all parameters, computed once per step
-    # outside the element-wise kernel; float64 so that it never drifts.
-    mu_product = new_global_state("nadam", "mu_product", init=1.0)
+    # outside the element-wise kernel, in the widest parameter dtype (no
+    # float64 in a float32 graph).
+    dtype = np.result_type(*[p.dtype for p in params]).name
+    mu_product = new_global_state("nadam", "mu_product", init=1.0, dtype=dtype)
     new_mu_product = mu_product * _nadam_momentum(
-        as_hyperparameter(beta1, "float64", "beta1"), as_hyperparameter(schedule_decay, "float64", "schedule_decay"), t
+        as_hyperparameter(beta1, dtype, "beta1"),
+        as_hyperparameter(schedule_decay, dtype, "schedule_decay"),
+        pt.cast(t, dtype),
     )
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):

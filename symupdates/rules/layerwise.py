@@ -26,7 +26,7 @@ from ..core import (
     update_rule,
 )
 from ..fused import elementwise_updates, elementwise_values
-from .options import check_switch
+from .options import check_switch, is_off
 
 __all__ = ["lamb", "lars", "novograd", "fromage"]
 
@@ -37,6 +37,10 @@ __all__ = ["lamb", "lars", "novograd", "fromage"]
 
 def l2_norm(x):
     """The Euclidean norm of all elements of ``x`` (0-d)."""
+    if x.ndim == 0:
+        # PyTensor rewrites sqrt(x**2) to maximum(abs(x), 0), which Numba's
+        # fastmath (PyTensor 3's default) compiles to 0 for negative x.
+        return abs(x)
     return pt.sqrt(pt.sum(pt.sqr(x)))
 
 
@@ -75,9 +79,10 @@ def trust_ratio(param, update, min_norm=0.0, trust_coefficient=1.0, epsilon=0.0)
     ``param``'s dtype.
     """
     dtype = param.dtype
-    min_norm = as_hyperparameter(min_norm, dtype, "min_norm")
-    param_norm = pt.maximum(l2_norm(param), min_norm)
-    update_norm = pt.maximum(l2_norm(update), min_norm)
+    param_norm, update_norm = l2_norm(param), l2_norm(update)
+    if not is_off(min_norm):
+        min_norm = as_hyperparameter(min_norm, dtype, "min_norm")
+        param_norm, update_norm = pt.maximum(param_norm, min_norm), pt.maximum(update_norm, min_norm)
     ratio = as_hyperparameter(trust_coefficient, dtype, "trust_coefficient") * param_norm / (
         update_norm + as_hyperparameter(epsilon, dtype, "epsilon")
     )
