@@ -87,6 +87,27 @@ def _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=None,
 _ADAM_PLACEMENTS = ("raw", "corrected")
 
 
+def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
+                  epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize):
+    """Adam's updates, its state named after ``rule`` (``adam`` or ``adamw``)."""
+    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
+    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
+    root = None if is_off(epsilon_root) else True
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+        param, grad = prepare(param, grad, lr, weight_decay)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        eps_root = epsilon_root if root else None
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
+
+    return elementwise_rule(
+        step, loss_or_grads, params, rule, slots=["m", "v"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    )
+
+
 # ---------------------------------------------------------------------------
 # Lasagne's rules
 
@@ -161,21 +182,9 @@ def adam(
     ``epsilon=1e-7``.  Reference: Kingma and Ba (2015), Adam: A Method for
     Stochastic Optimization, ICLR, arXiv:1412.6980.
     """
-    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
-    prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if is_off(epsilon_root) else True
-
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
-        param, grad = prepare(param, grad, lr, weight_decay)
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
-        eps_root = epsilon_root if root else None
-        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
-
-    return elementwise_rule(
-        step, loss_or_grads, params, "adam", slots=["m", "v"], counter=True,
-        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    return _adam_updates(
+        "adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
+        epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize,
     )
 
 
@@ -401,21 +410,9 @@ def adamw(
     ``<param>.adamw.m``, ``.v``, counter ``adamw.t``.  Reference:
     Loshchilov and Hutter (2019), Decoupled Weight Decay Regularization, ICLR.
     """
-    placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
-    prepare = _torch_preamble(weight_decay, True, maximize)
-    root = None if is_off(epsilon_root) else True
-
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
-        param, grad = prepare(param, grad, lr, weight_decay)
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
-        eps_root = epsilon_root if root else None
-        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
-
-    return elementwise_rule(
-        step, loss_or_grads, params, "adamw", slots=["m", "v"], counter=True,
-        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-        epsilon_root=epsilon_root, weight_decay=weight_decay,
+    return _adam_updates(
+        "adamw", loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
+        epsilon_placement, epsilon_root, weight_decay, True, maximize,
     )
 
 
