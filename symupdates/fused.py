@@ -88,7 +88,12 @@ def literals_in_dtype(outputs, dtype):
         for var in ancestors(outputs)
         if isinstance(var, Constant) and var.ndim == 0 and var.dtype.startswith("float") and var.dtype != dtype
     }
-    return clone_replace(outputs, replace=replace) if replace else outputs
+    if not replace:
+        return outputs
+    try:
+        return clone_replace(outputs, replace=replace)
+    except TypeError:  # an op with fixed input types (e.g. a schedule's ifelse): keep the graph
+        return outputs
 
 
 def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
@@ -147,8 +152,12 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
                 dtype = float_dtype if var.dtype.startswith("float") else var.dtype
                 scalar_of[var] = ps.constant(var.data.item(), dtype=dtype)
             else:
-                scalar_of[var] = ps.get_scalar_type(var.dtype)()
-                invariants.append(var)
+                if var.dtype.startswith("float") and var.dtype != float_dtype:
+                    var_in_kernel = pt.cast(var, float_dtype)  # the kernel computes in one float dtype
+                else:
+                    var_in_kernel = var
+                scalar_of[var] = ps.get_scalar_type(var_in_kernel.dtype)()
+                invariants.append(var_in_kernel)
                 invariant_scalars.append(scalar_of[var])
             return scalar_of[var]
         node = var.owner
