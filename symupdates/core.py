@@ -21,6 +21,7 @@ __all__ = [
     "get_or_compute_grads",
     "update_rule",
     "as_hyperparameter",
+    "check_hyperparameters",
     "as_type_of",
     "new_state",
     "new_global_state",
@@ -162,6 +163,16 @@ def as_hyperparameter(value, dtype, name="hyperparameter"):
             "%s must be a number or a symbolic scalar, got %r" % (name, value)
         )
     return pt.constant(np.asarray(value, dtype=dtype))
+
+
+def check_hyperparameters(params, **hyper):
+    """Refuse a bad hyperparameter value before any state is created.
+
+    ``hyper`` maps the user's argument names to their values; each must be
+    accepted by :func:`as_hyperparameter`.
+    """
+    for name, value in hyper.items():
+        as_hyperparameter(value, params[0].dtype, name=name)
 
 
 def as_type_of(expr, var):

@@ -36,7 +36,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
-from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, new_state, step_counter
+from .core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_state, step_counter
 from .multitensor import multi_elemwise, row_layout
 
 __all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "trace_elementwise", "apply_composite"]
@@ -301,8 +301,7 @@ def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False,
     """
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
-    for key, value in hyper.items():  # refuse a bad value before creating any state
-        as_hyperparameter(value, params[0].dtype, name=ARGUMENT_NAMES.get(key, key))
+    check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
     slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
     states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
     if counter:

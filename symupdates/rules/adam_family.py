@@ -23,7 +23,7 @@ same switch names are used throughout the package:
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import as_hyperparameter, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
+from ..core import as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..fused import elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
@@ -568,8 +568,7 @@ def nadam(
     grads = get_or_compute_grads(loss_or_grads, params)
     hyper = dict(lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
                  schedule_decay=schedule_decay, weight_decay=weight_decay)
-    for name, value in hyper.items():  # refuse a bad value before creating any state
-        as_hyperparameter(value, "float64", name=name)
+    check_hyperparameters(params, learning_rate=learning_rate, **{k: v for k, v in hyper.items() if k != "lr"})
     counter, t = step_counter("nadam")
     # The product is one scalar for all parameters, computed once per step
     # outside the element-wise kernel, in the widest parameter dtype (no

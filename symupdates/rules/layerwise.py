@@ -17,6 +17,7 @@ import pytensor.tensor as pt
 
 from ..core import (
     as_hyperparameter,
+    check_hyperparameters,
     check_params,
     get_or_compute_grads,
     make_updates,
@@ -42,12 +43,6 @@ def l2_norm(x):
         # fastmath (PyTensor 3's default) compiles to 0 for negative x.
         return abs(x)
     return pt.sqrt(pt.sum(pt.sqr(x)))
-
-
-def check_hyperparameters(params, **hyper):
-    """Refuse a bad hyperparameter before any state is created."""
-    for name, value in hyper.items():
-        as_hyperparameter(value, params[0].dtype, name=name)
 
 
 def parameter_mask(mask, params, name):

@@ -17,6 +17,7 @@ import pytensor.tensor as pt
 
 from ..core import (
     as_hyperparameter,
+    check_hyperparameters,
     check_params,
     get_or_compute_grads,
     make_updates,
@@ -25,7 +26,7 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from .layerwise import check_hyperparameters, elementwise_values, l2_norm
+from .layerwise import elementwise_values, l2_norm
 from .options import check_choice, check_switch
 
 __all__ = ["adafactor", "muon", "sm3"]
