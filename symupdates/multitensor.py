@@ -191,7 +191,7 @@ class MultiElemwise(Op):
             return super().make_thunk(node, storage_map, compute_map, no_recycling, impl="py")
         module = c_kernel_module(self, node)
         run = module.run
-        n_rows, width, nout = self.n_rows(node), self.row_width, self.nout_row
+        n_rows, width = self.n_rows(node), self.row_width
         in_cells = [storage_map[v] for v in node.inputs]
         out_cells = [storage_map[v] for v in node.outputs]
         destroy = np.full(len(node.outputs), -1, dtype=np.int64)
