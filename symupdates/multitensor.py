@@ -16,9 +16,10 @@ Implementations, one per backend:
 * C (``make_thunk``): a small extension module, compiled once per composite
   and row layout (never per tensor count) and cached on disk in PyTensor's
   compile directory, holds one static kernel generated from the composite's
-  scalar C code.  The kernel is called once per tensor, with an OpenMP
-  parallel loop on large tensors.  The per-tensor bookkeeping is a C loop
-  over the node's storage cells, so a step costs one Python call.
+  scalar C code.  One call runs every row of the node; a large node is
+  split into one contiguous share of elements per core inside a single
+  OpenMP region.  The per-tensor bookkeeping is a C loop over the node's
+  storage cells, so a step costs one Python call.
 * Numba, JAX, PyTorch: dispatch functions registered at the end of this
   module (each backend only if it is installed).
 
@@ -473,11 +474,19 @@ def c_kernel_source(op):
     )
     decls = "".join("        %s o%d;\n" % (ctype(out_dtypes[j]), j) for j in range(nout))
     stores = "".join("        y%d[e] = o%d;\n" % (j, j) for j in range(nout))
+    inv_params = "".join(", %s c%d" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv))
+    inv_args = "".join(", c%d" % k for k in range(n_inv))
+    # Elements [a, b) of one row: a tensor input is offset by a, a 0-d one is not.
+    slice_args = ["b - a", "failed"]
+    slice_args += [
+        "(const %s*)row->x[%d]%s" % (ctype(in_dtypes[k]), k, "" if op.scalars[k] else " + a") for k in range(width)
+    ]
+    slice_args += ["(%s*)row->y[%d] + a" % (ctype(out_dtypes[j]), j) for j in range(nout)]
     kernel = """
 /* Element e reads the inputs at e, then writes the outputs at e; an output
    may share memory with the input it replaces, never with another element,
    so there is no dependence between iterations. */
-static void kernel_serial(%(params)s)
+static void kernel(%(params)s)
 {
 %(hoisted)s
     #pragma GCC ivdep
@@ -488,39 +497,65 @@ static void kernel_serial(%(params)s)
 %(stores)s    }
 }
 
-/* The same loop split over the cores, for large tensors only: starting a
-   parallel region costs microseconds. */
-static void kernel(%(params)s)
+#define WIDTH %(width)d
+#define NOUT %(nout)d
+/* One row's data pointers and element count. */
+typedef struct { npy_intp n; const char* x[WIDTH]; char* y[NOUT > 0 ? NOUT : 1]; } row_t;
+
+/* Elements [lo, hi) of the node's rows laid end to end. */
+static void run_range(const row_t* rows, Py_ssize_t n_rows, npy_intp lo, npy_intp hi, int* failed%(inv_params)s)
+{
+    npy_intp start = 0;
+    for (Py_ssize_t r = 0; r < n_rows && start < hi; ++r) {
+        const row_t* row = rows + r;
+        npy_intp a = lo > start ? lo - start : 0;
+        npy_intp b = hi - start < row->n ? hi - start : row->n;
+        if (a < b)
+            kernel(%(slice_args)s%(inv_args)s);
+        start += row->n;
+    }
+}
+
+/* All rows.  Large nodes are split into one contiguous share of elements per
+   thread, in a single parallel region for the whole node: starting a region
+   costs microseconds, and splitting each tensor separately would start one
+   per tensor. */
+static void run_rows(const row_t* rows, Py_ssize_t n_rows, npy_intp total, int* failed%(inv_params)s)
 {
 #ifdef _OPENMP
-    if (n >= %(minsize)d) {
-%(hoisted)s
-        #pragma omp parallel for simd schedule(static)
-        for (npy_intp e = 0; e < n; ++e) {
-%(loads)s%(decls)s            {
-%(body)s
-            }
-%(stores)s        }
+    if (total >= %(minsize)d) {
+        int any_failed = 0;
+        #pragma omp parallel reduction(|:any_failed)
+        {
+            npy_intp nth = omp_get_num_threads(), t = omp_get_thread_num();
+            /* Shares start on multiples of 64 elements: threads do not write the
+               same cache line of a tensor. */
+            npy_intp lo = (total / nth * t + total %% nth * t / nth) & ~(npy_intp)63;
+            npy_intp hi = t + 1 == nth ? total
+                        : (total / nth * (t + 1) + total %% nth * (t + 1) / nth) & ~(npy_intp)63;
+            int f = 0;
+            run_range(rows, n_rows, lo, hi, &f%(inv_args)s);
+            any_failed |= f;
+        }
+        if (any_failed) *failed = 1;
         return;
     }
 #endif
-    kernel_serial(%(args)s);
+    run_range(rows, n_rows, 0, total, failed%(inv_args)s);
 }
 """ % dict(params=", ".join(params), hoisted=hoisted, minsize=PARALLEL_MIN_SIZE, loads=loads, decls=decls,
-           body=body, stores=stores, args=", ".join(p.rsplit(" ", 1)[1].lstrip("*") for p in params))
+           body=body, stores=stores, width=width, nout=nout, inv_params=inv_params, inv_args=inv_args,
+           slice_args=", ".join(slice_args))
 
     in_types = ", ".join(typenum(d) for d in in_dtypes[:width]) or "0"
     out_types = ", ".join(typenum(d) for d in out_dtypes) or "0"
     inv_types = ", ".join(typenum(d) for d in in_dtypes[width:]) or "0"
     scalar_flags = ", ".join("1" if s else "0" for s in op.scalars) or "0"
-    call_args = ["n", "&failed"]
-    call_args += ["(const %s*)in_ptr[%d]" % (ctype(in_dtypes[k]), k) for k in range(width)]
-    call_args += ["(%s*)out_ptr[%d]" % (ctype(out_dtypes[j]), j) for j in range(nout)]
-    call_args += ["*(%s*)PyArray_DATA(invs[%d])" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv)]
+    inv_values = "".join(
+        ", *(%s*)PyArray_DATA(invs[%d])" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv)
+    )
 
     driver = r"""
-#define WIDTH %(width)d
-#define NOUT %(nout)d
 #define NINV %(n_inv)d
 static const int in_types[] = {%(in_types)s};
 static const int out_types[] = {%(out_types)s};
@@ -538,6 +573,87 @@ static PyArrayObject* cell_array(PyObject* cell, int typenum, const char* what)
     return (PyArrayObject*)value;
 }
 
+/* Whether ``a`` is one of the node's input arrays. */
+static int is_input(PyArrayObject* a, PyArrayObject** inputs, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; ++k)
+        if (inputs[k] == a) return 1;
+    return 0;
+}
+
+/* The output buffers of every row, then one kernel call over all rows (so a
+   buffer reused from the last call is checked against every input first). */
+static int prepare_and_run(PyObject* row_cells, PyObject* out_cells, const npy_int64* destroy,
+                           Py_ssize_t n_rows, PyArrayObject** invs, row_t* rows,
+                           PyArrayObject** in_arr, PyArrayObject** tmp)
+{
+    npy_intp total = 0;
+    for (Py_ssize_t r = 0; r < n_rows; ++r) {
+        PyArrayObject* ref = NULL;
+        for (int k = 0; k < WIDTH; ++k) {
+            Py_ssize_t i = r * WIDTH + k;
+            in_arr[i] = cell_array(PyList_GET_ITEM(row_cells, i), in_types[k], "a row input");
+            if (!in_arr[i]) return 0;
+            if (!is_scalar[k]) {
+                if (ref == NULL) ref = in_arr[i];
+                else if (!PyArray_SAMESHAPE(ref, in_arr[i])) {
+                    PyErr_Format(PyExc_ValueError,
+                        "MultiElemwise: row %%zd mixes tensors of different shapes; every tensor of a "
+                        "parameter's row must have the parameter's shape", r);
+                    return 0;
+                }
+                if (!PyArray_IS_C_CONTIGUOUS(in_arr[i])) {
+                    tmp[i] = (PyArrayObject*)PyArray_NewCopy(in_arr[i], NPY_CORDER);
+                    if (!tmp[i]) return 0;
+                }
+            }
+            rows[r].x[k] = PyArray_BYTES(tmp[i] ? tmp[i] : in_arr[i]);
+        }
+        rows[r].n = PyArray_SIZE(ref ? ref : in_arr[r * WIDTH]);
+        total += rows[r].n;
+    }
+    for (Py_ssize_t r = 0; r < n_rows; ++r) {
+        PyArrayObject* ref = in_arr[r * WIDTH];
+        for (int k = 0; k < WIDTH; ++k)
+            if (!is_scalar[k]) { ref = in_arr[r * WIDTH + k]; break; }
+        for (int j = 0; j < NOUT; ++j) {
+            PyObject* cell = PyList_GET_ITEM(out_cells, r * NOUT + j);
+            npy_int64 d = destroy[r * NOUT + j];
+            PyArrayObject* out = NULL;
+            if (d >= 0 && tmp[r * WIDTH + d] == NULL && PyArray_ISWRITEABLE(in_arr[r * WIDTH + d])) {
+                out = in_arr[r * WIDTH + d];     /* overwrite the replaced tensor */
+                Py_INCREF(out);
+            } else {
+                PyObject* old = PyList_GET_ITEM(cell, 0);
+                if (PyArray_Check(old) && PyArray_TYPE((PyArrayObject*)old) == out_types[j]
+                    && PyArray_SAMESHAPE((PyArrayObject*)old, ref)
+                    && PyArray_IS_C_CONTIGUOUS((PyArrayObject*)old)
+                    && PyArray_ISWRITEABLE((PyArrayObject*)old)
+                    && !is_input((PyArrayObject*)old, in_arr, n_rows * WIDTH)) {
+                    out = (PyArrayObject*)old;   /* reuse last call's buffer */
+                    Py_INCREF(out);
+                }
+                if (!out)
+                    out = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM(ref), PyArray_DIMS(ref), out_types[j], 0);
+                if (!out) return 0;
+            }
+            rows[r].y[j] = PyArray_BYTES(out);
+            PyObject* previous = PyList_GET_ITEM(cell, 0);
+            PyList_SET_ITEM(cell, 0, (PyObject*)out);   /* steals the new reference */
+            Py_XDECREF(previous);
+        }
+    }
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    run_rows(rows, n_rows, total, &failed%(inv_values)s);
+    Py_END_ALLOW_THREADS
+    if (failed) {
+        PyErr_SetString(PyExc_RuntimeError, "MultiElemwise: the scalar kernel failed");
+        return 0;
+    }
+    return 1;
+}
+
 /* run(row_cells, invariant_cells, output_cells, destroy, n_rows) */
 static PyObject* run(PyObject* self, PyObject* args)
 {
@@ -547,87 +663,34 @@ static PyObject* run(PyObject* self, PyObject* args)
     if (!PyArg_ParseTuple(args, "O!O!O!y#n", &PyList_Type, &row_cells, &PyList_Type, &inv_cells,
                           &PyList_Type, &out_cells, &destroy_bytes, &destroy_len, &n_rows))
         return NULL;
-    const npy_int64* destroy = (const npy_int64*)destroy_bytes;
     PyArrayObject* invs[NINV > 0 ? NINV : 1];
     for (int k = 0; k < NINV; ++k) {
         invs[k] = cell_array(PyList_GET_ITEM(inv_cells, k), inv_types[k], "an invariant");
         if (!invs[k]) return NULL;
     }
-    int failed = 0;
-    for (Py_ssize_t r = 0; r < n_rows; ++r) {
-        PyArrayObject* in_arr[WIDTH];
-        PyArrayObject* tmp[WIDTH];          /* contiguous copies, owned */
-        char* in_ptr[WIDTH];
-        char* out_ptr[NOUT > 0 ? NOUT : 1];
-        PyArrayObject* ref = NULL;
-        int ok = 1;
-        for (int k = 0; k < WIDTH; ++k) tmp[k] = NULL;
-        for (int k = 0; k < WIDTH && ok; ++k) {
-            in_arr[k] = cell_array(PyList_GET_ITEM(row_cells, r * WIDTH + k), in_types[k], "a row input");
-            if (!in_arr[k]) { ok = 0; break; }
-            if (!is_scalar[k]) {
-                if (ref == NULL) ref = in_arr[k];
-                else if (!PyArray_SAMESHAPE(ref, in_arr[k])) {
-                    PyErr_Format(PyExc_ValueError,
-                        "MultiElemwise: row %%zd mixes tensors of different shapes; every tensor of a "
-                        "parameter's row must have the parameter's shape", r);
-                    ok = 0; break;
-                }
-                if (!PyArray_IS_C_CONTIGUOUS(in_arr[k])) {
-                    tmp[k] = (PyArrayObject*)PyArray_NewCopy(in_arr[k], NPY_CORDER);
-                    if (!tmp[k]) { ok = 0; break; }
-                }
-            }
-            in_ptr[k] = PyArray_BYTES(tmp[k] ? tmp[k] : in_arr[k]);
-        }
-        if (ok && ref == NULL) ref = in_arr[0];
-        npy_intp n = ok ? PyArray_SIZE(ref) : 0;
-        for (int j = 0; j < NOUT && ok; ++j) {
-            PyObject* cell = PyList_GET_ITEM(out_cells, r * NOUT + j);
-            npy_int64 d = destroy[r * NOUT + j];
-            PyArrayObject* out = NULL;
-            if (d >= 0 && tmp[d] == NULL && PyArray_ISWRITEABLE(in_arr[d])) {
-                out = in_arr[d];                 /* overwrite the replaced tensor */
-                Py_INCREF(out);
-            } else {
-                PyObject* old = PyList_GET_ITEM(cell, 0);
-                if (PyArray_Check(old) && PyArray_TYPE((PyArrayObject*)old) == out_types[j]
-                    && PyArray_SAMESHAPE((PyArrayObject*)old, ref)
-                    && PyArray_IS_C_CONTIGUOUS((PyArrayObject*)old)
-                    && PyArray_ISWRITEABLE((PyArrayObject*)old)) {
-                    out = (PyArrayObject*)old;   /* reuse last call's buffer */
-                    for (int k = 0; k < WIDTH; ++k)
-                        if (out == in_arr[k]) out = NULL;
-                    if (out) Py_INCREF(out);
-                }
-                if (!out)
-                    out = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM(ref), PyArray_DIMS(ref), out_types[j], 0);
-                if (!out) { ok = 0; break; }
-            }
-            out_ptr[j] = PyArray_BYTES(out);
-            PyObject* previous = PyList_GET_ITEM(cell, 0);
-            PyList_SET_ITEM(cell, 0, (PyObject*)out);   /* steals the new reference */
-            Py_XDECREF(previous);
-        }
-        if (ok) {
-            Py_BEGIN_ALLOW_THREADS
-            kernel(%(call_args)s);
-            Py_END_ALLOW_THREADS
-        }
-        for (int k = 0; k < WIDTH; ++k) Py_XDECREF(tmp[k]);
-        if (!ok) return NULL;
-        if (failed) {
-            PyErr_SetString(PyExc_RuntimeError, "MultiElemwise: the scalar kernel failed");
-            return NULL;
-        }
-    }
+    row_t* rows = (row_t*)PyMem_Calloc(n_rows > 0 ? n_rows : 1, sizeof(row_t));
+    PyArrayObject** in_arr = (PyArrayObject**)PyMem_Calloc(n_rows * WIDTH + 1, sizeof(PyArrayObject*));
+    PyArrayObject** tmp = (PyArrayObject**)PyMem_Calloc(n_rows * WIDTH + 1, sizeof(PyArrayObject*));  /* owned copies */
+    int ok = rows && in_arr && tmp;
+    if (!ok)
+        PyErr_NoMemory();
+    else
+        ok = prepare_and_run(row_cells, out_cells, (const npy_int64*)destroy_bytes, n_rows, invs, rows,
+                             in_arr, tmp);
+    if (tmp)
+        for (Py_ssize_t i = 0; i < n_rows * WIDTH; ++i) Py_XDECREF(tmp[i]);
+    PyMem_Free(tmp);
+    PyMem_Free(in_arr);
+    PyMem_Free(rows);
+    if (!ok) return NULL;
     Py_RETURN_NONE;
 }
-""" % dict(width=width, nout=nout, n_inv=n_inv, in_types=in_types, out_types=out_types, inv_types=inv_types,
-           scalar_flags=scalar_flags, call_args=", ".join(call_args))
+""" % dict(n_inv=n_inv, in_types=in_types, out_types=out_types, inv_types=inv_types,
+           scalar_flags=scalar_flags, inv_values=inv_values)
 
     source = "\n".join(
-        ["#define PY_SSIZE_T_CLEAN", "#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION", "#include <numpy/arrayobject.h>"]
+        ["#define PY_SSIZE_T_CLEAN", "#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION", "#include <numpy/arrayobject.h>",
+         "#ifdef _OPENMP", "#include <omp.h>", "#endif"]
         + ["#include %s" % (h if h[0] in "<\"" else "<%s>" % h) for h in composite.c_headers()]
         + [support, kernel, driver]
     )

@@ -14,7 +14,8 @@ import pytest
 from pytensor.compile.mode import Mode
 
 import symupdates
-from harness import assert_trajectories_close, make_problem, run_rule
+import test_formulas
+from harness import assert_trajectories_close, make_problem, numpy_trajectory, run_rule
 
 SHAPES = [(), (3,), (2, 3)]
 STEPS = 3
@@ -114,3 +115,46 @@ def test_every_backend_is_installed():
     import jax  # noqa: F401
     import numba  # noqa: F401
     import torch  # noqa: F401
+
+
+
+# Tensors whose sizes add up past the threshold where the C and Numba kernels
+# split a node over the cores; odd sizes put the threads' share boundaries in
+# the middle of tensors, and the 0-d parameter gives a one-element row.  The
+# Python linker would take half a minute on these sizes, so the references
+# are NumPy transcriptions of the formulas.
+LARGE_SHAPES = [(), (70001,), (3,), (300, 241), (40000,)]
+
+
+def reference_lamb(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6):
+    # You et al. (2020), Algorithm 2 with optax's conventions: the trust ratio
+    # ||param|| / ||u|| per tensor, 1 when either norm is 0.
+    def step(params, grads, state, t):
+        m, v = state
+        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
+        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
+        u = [(mi / (1 - beta1**t)) / (np.sqrt(vi / (1 - beta2**t)) + epsilon) for mi, vi in zip(m, v)]
+        ratios = [np.linalg.norm(p) / np.linalg.norm(ui) for p, ui in zip(params, u)]
+        return [p - learning_rate * r * ui for p, r, ui in zip(params, ratios, u)], (m, v)
+
+    return step, lambda params: ([np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params])
+
+
+LARGE_CASES = {
+    "adam": lambda: test_formulas.reference_adam(),
+    "momentum": lambda: test_formulas.reference_momentum(0.05),
+    "lamb": reference_lamb,
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("backend", ["c", "numba"])
+@pytest.mark.parametrize("name", list(LARGE_CASES))
+def test_large_tensors_split_over_the_cores(name, backend, dtype):
+    problem = make_problem(steps=STEPS, shapes=LARGE_SHAPES, dtype=dtype)
+    rule = symupdates.RULES[name]
+    ours = run_rule(rule, problem, mode=BACKENDS[backend](), **rule_arguments(rule))
+    step, init_state = LARGE_CASES[name]()
+    expected = numpy_trajectory(step, problem, init_state)
+    assert_trajectories_close([[np.asarray(v) for v in step] for step in ours], expected, **TOLERANCE[dtype])
+    assert all(not np.array_equal(v, i) for v, i in zip(expected[-1], problem["init"]))
