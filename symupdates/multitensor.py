@@ -881,6 +881,7 @@ def _register_numba():
 
 def _register_jax():
     try:
+        import jax
         import jax.numpy as jnp
         from pytensor.link.jax.dispatch import jax_funcify
     except ImportError:
@@ -914,14 +915,20 @@ def _register_jax():
         ref = reference_position(op.scalars)
         out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
 
+        # Jitted once per row shape: tracing the formula's jnp calls for
+        # every row is most of the compile time of a many-tensor graph, and
+        # rows of equal shapes reuse one trace.
+        @jax.jit
+        def row_fn(*row_and_invariants):
+            shape = jnp.shape(row_and_invariants[ref])
+            values = scalar_fn(*row_and_invariants)
+            return tuple(jnp.broadcast_to(jnp.asarray(v, dtype=d), shape) for v, d in zip(values, out_dtypes))
+
         def multi_elemwise(*inputs):
             invariants = inputs[start:]
             outs = []
             for r in range(n_rows):
-                row = inputs[r * width:(r + 1) * width]
-                shape = jnp.shape(row[ref])
-                for value, dtype in zip(scalar_fn(*row, *invariants), out_dtypes):
-                    outs.append(jnp.broadcast_to(jnp.asarray(value, dtype=dtype), shape))
+                outs.extend(row_fn(*inputs[r * width:(r + 1) * width], *invariants))
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return multi_elemwise
