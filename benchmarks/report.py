@@ -224,6 +224,7 @@ def machine_lines(machine):
             machine["cpu_model"], machine["cpus"], machine["cpus_total"], machine["memory_gb"]),
         "Load average at start / end: %s / %s" % (machine["load_start"], machine.get("load_end", "?")),
         "Versions: %s" % versions,
+        "PyTensor imported from: %s" % machine.get("pytensor_location", "?"),
         "symupdates commit: %s (source digest %s); run %s, %s mode, %.0f s" % (
             machine["commit"], machine.get("source_digest", "?"), machine["date"], machine["mode"],
             machine.get("duration_s", 0)),

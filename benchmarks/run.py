@@ -20,6 +20,7 @@ import argparse
 import datetime
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -125,6 +126,11 @@ def _version(package):
         return "n/a"
 
 
+def _location(package):
+    spec = importlib.util.find_spec(package)
+    return os.path.dirname(os.path.dirname(spec.origin)) if spec and spec.origin else "n/a"
+
+
 def _commit():
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -156,6 +162,9 @@ def describe_machine(mode):
         "load_start": "%.2f %.2f %.2f" % os.getloadavg(),
         "platform": platform.platform(),
         "versions": {"python": platform.python_version(), **{p: _version(p) for p in packages}},
+        # A PyTensor put first on PYTHONPATH (e.g. one with benchmarks/upstream's patch) keeps
+        # the installed version number: where it was imported from tells the runs apart.
+        "pytensor_location": _location("pytensor"),
         "commit": _commit(),
         "source_digest": _source_digest(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
