@@ -165,6 +165,9 @@ def step_table(results, config, machine, rule):
             "default threading. Best peer: the fastest of torch.optim, optax and the Numba loop at any "
             "thread count. Memory-bandwidth limit: a streaming kernel reading and writing the same "
             "bytes as the rule, as one flat array.",
+            "Each figure is the median of %d rounds; a round measures every implementation once, in "
+            "turn, so that all see the same drift of the machine's memory bandwidth."
+            % config.get("step_rounds", 1),
         ],
     }
 

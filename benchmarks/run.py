@@ -56,6 +56,10 @@ CONFIGS = {
         "threads": [1, CPUS],
         "samples": 15,
         "min_sample_s": 0.05,
+        # memory bandwidth on a shared virtual machine drifts over minutes: every
+        # step measurement is repeated in rounds, each round measuring every
+        # implementation in turn, and the median of the rounds is reported
+        "step_rounds": 3,
         "warm_repeats": 2,
         "train_warm_repeats": 2,
         "fresh_compiledir": True,
@@ -71,6 +75,7 @@ CONFIGS = {
         "threads": [1, CPUS],
         "samples": 5,
         "min_sample_s": 0.02,
+        "step_rounds": 1,
         "warm_repeats": 0,
         # the first compile of a training function also compiles the C code of
         # the gradient graph: compare with and without updates once that is cached
@@ -88,6 +93,7 @@ CONFIGS = {
         "threads": [1],
         "samples": 2,
         "min_sample_s": 0.001,
+        "step_rounds": 2,
         "warm_repeats": 0,
         "train_warm_repeats": 0,
         "fresh_compiledir": False,
@@ -240,6 +246,17 @@ def run_worker(specs, timeout_s, mem_limit_mb, threads=None, compiledir=None, lo
     return results
 
 
+def _median_of_rounds(measured):
+    """One step measurement from its rounds: the median of the rounds' medians."""
+    ok = [r for r in measured if r["status"] == "ok"]
+    if len(ok) < len(measured):
+        return next(r for r in measured if r["status"] != "ok")
+    merged = dict(ok[0])
+    merged.update(ms=statistics.median(r["ms"] for r in ok), ms_min=min(r["ms_min"] for r in ok),
+                  ms_max=max(r["ms_max"] for r in ok), rounds_ms=[r["ms"] for r in ok])
+    return merged
+
+
 # ---------------------------------------------------------------------------
 # the run
 
@@ -256,11 +273,14 @@ class Run:
         if self.verbose:
             print(message, file=sys.stderr, flush=True)
 
-    def _record(self, results):
+    def _log_results(self, results):
         for r in results:
             shown = {k: r[k] for k in ("s", "ms", "peak_mb") if k in r}
             self.log("  %-60s %-8s %s" % (r["id"], r["status"], " ".join("%s=%.3g" % kv for kv in shown.items()) or r.get("reason", "")))
-        self.results += results
+        return results
+
+    def _record(self, results):
+        self.results += self._log_results(results)
         return results
 
     def _skip_reason(self, backend, n_tensors):
@@ -344,39 +364,50 @@ class Run:
                                "n_tensors": n, "with_updates": with_updates}, self.config["train_warm_repeats"])
 
     def step_section(self):
-        timing = {"samples": self.config["samples"], "min_sample_s": self.config["min_sample_s"]}
-        layouts = [tuple(layout) for layout in self.config["step_layouts"]]
         compiledir = self.compiledir()
+        rounds = []
         try:
-            for rule in self.config["rules"]:
-                for backend in self.backends:
-                    for n, size in layouts:
-                        spec = {"id": "step/%s/symupdates/%s/%dx%d" % (rule, backend, n, size), "kind": "step",
-                                "impl": "symupdates", "backend": backend, "rule": rule, "n_tensors": n, "size": size, **timing}
-                        reason = self._skip_reason(backend, n)
-                        if reason:
-                            self._record([{**spec, "status": "skipped", "reason": reason}])
-                        else:
-                            self._record(run_worker([spec], self.config["timeout_s"], self.mem_limit_mb,
-                                                    compiledir=compiledir, log=self.log))
-            # one process per peer and thread count: the peer's settings cannot leak into another's
-            for impl in self.peers:
-                for threads in self.config["threads"]:
-                    specs = []
-                    for rule in self.config["rules"]:
-                        for n, size in layouts:
-                            base = {"kind": "step", "impl": impl, "rule": rule, "n_tensors": n, "size": size,
-                                    "threads": threads, **timing}
-                            variants = ("foreach", "fused") if impl == "torch" else (None,)
-                            for variant in variants:
-                                name = impl + ("-" + variant if variant else "")
-                                specs.append({**base, "id": "step/%s/%s/%dthr/%dx%d" % (rule, name, threads, n, size),
-                                              **({"variant": variant} if variant else {})})
-                    self._record(run_worker(specs, self.config["timeout_s"] * len(specs), self.mem_limit_mb,
-                                            threads=threads, compiledir=compiledir, log=self.log))
+            for k in range(self.config["step_rounds"]):
+                self.log("-- round %d of %d" % (k + 1, self.config["step_rounds"]))
+                rounds.append(self._step_round(compiledir))
         finally:
             if compiledir:
                 shutil.rmtree(compiledir, ignore_errors=True)
+        self.results += [_median_of_rounds(measured) for measured in zip(*rounds)]
+
+    def _step_round(self, compiledir):
+        """Every step measurement once: symupdates on each backend, then each peer."""
+        timing = {"samples": self.config["samples"], "min_sample_s": self.config["min_sample_s"]}
+        layouts = [tuple(layout) for layout in self.config["step_layouts"]]
+        measured = []
+        for rule in self.config["rules"]:
+            for backend in self.backends:
+                for n, size in layouts:
+                    spec = {"id": "step/%s/symupdates/%s/%dx%d" % (rule, backend, n, size), "kind": "step",
+                            "impl": "symupdates", "backend": backend, "rule": rule, "n_tensors": n, "size": size, **timing}
+                    reason = self._skip_reason(backend, n)
+                    if reason:
+                        measured += self._log_results([{**spec, "status": "skipped", "reason": reason}])
+                    else:
+                        measured += self._log_results(run_worker([spec], self.config["timeout_s"], self.mem_limit_mb,
+                                                                 compiledir=compiledir, log=self.log))
+        # one process per peer and thread count: the peer's settings cannot leak into another's
+        for impl in self.peers:
+            for threads in self.config["threads"]:
+                specs = []
+                for rule in self.config["rules"]:
+                    for n, size in layouts:
+                        base = {"kind": "step", "impl": impl, "rule": rule, "n_tensors": n, "size": size,
+                                "threads": threads, **timing}
+                        variants = ("foreach", "fused") if impl == "torch" else (None,)
+                        for variant in variants:
+                            name = impl + ("-" + variant if variant else "")
+                            specs.append({**base, "id": "step/%s/%s/%dthr/%dx%d" % (rule, name, threads, n, size),
+                                          **({"variant": variant} if variant else {})})
+                measured += self._log_results(run_worker(specs, self.config["timeout_s"] * len(specs),
+                                                         self.mem_limit_mb, threads=threads, compiledir=compiledir,
+                                                         log=self.log))
+        return measured
 
     def snapshot_source(self):
         """Copy the package now: every worker of this run imports this copy."""
@@ -413,6 +444,7 @@ def parse_args(argv):
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of: %s" % ", ".join(BACKENDS))
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of: %s" % ", ".join(PEERS))
     parser.add_argument("--timeout", type=float, help="seconds allowed per measurement (default by mode)")
+    parser.add_argument("--step-rounds", type=int, help="rounds of step measurements (default by mode)")
     parser.add_argument("--mem-limit-gb", type=float, default=8.0, help="memory allowed per measurement process")
     parser.set_defaults(mode="full")
     args = parser.parse_args(argv)
@@ -434,6 +466,8 @@ def main(argv=None):
         config = dict(CONFIGS[args.mode])
         if args.timeout:
             config["timeout_s"] = args.timeout
+        if args.step_rounds:
+            config["step_rounds"] = args.step_rounds
         config.update(sections=args.sections, compile_backends=args.backends, train_backends=args.backends,
                       step_backends=args.backends, peers=args.peers)
         machine = describe_machine(args.mode)

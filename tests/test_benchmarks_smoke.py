@@ -47,6 +47,11 @@ def test_json_has_machine_config_and_one_result_per_measurement(tiny_run):
     assert set(by_impl) == {"symupdates", "optax", "bandwidth"}
     assert by_impl["symupdates"]["status"] == "ok" and by_impl["symupdates"]["ms"] > 0
     assert by_impl["bandwidth"]["status"] == "ok" and by_impl["bandwidth"]["gb_per_s"] > 0
+    # the tiny configuration measures steps in two rounds; one result each, their median
+    rounds = by_impl["symupdates"]["rounds_ms"]
+    assert len(rounds) == data["config"]["step_rounds"] == 2
+    assert by_impl["symupdates"]["ms"] == pytest.approx(sum(rounds) / 2)
+    assert machine["pytensor_location"] and machine["pytensor_location"] != "n/a"
 
 
 def test_missing_peer_is_na_not_a_crash(tiny_run):
