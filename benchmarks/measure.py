@@ -22,6 +22,21 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss():
+    """Start a new peak for :func:`peak_rss_since_reset_mb` (Linux >= 4.0: /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_since_reset_mb():
+    """The peak resident set size since the last :func:`reset_peak_rss`, in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def timed_compile(compile_and_first_call):
     """Run ``compile_and_first_call()`` once; seconds and the memory it added.
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from measure import time_step, timed_compile
+from measure import peak_rss_since_reset_mb, reset_peak_rss, rss_mb, time_step, timed_compile
 from problems import DTYPE, HYPER, arrays, compile_shapes, layout_shapes
 
 # run.py snapshots the package at the start of a run, so that every measurement
@@ -139,8 +139,16 @@ def step_time(spec):
         f()
         block()
 
+    # Memory a step adds on top of the data (parameters, gradients, state), at
+    # its peak: per-step temporaries show up here, in-place updates do not.
+    step()
+    baseline = rss_mb()
+    reset_peak_rss()
     result = time_step(step, spec["samples"], spec["min_sample_s"])
-    result.update(compile_s=compile_s, nodes=node_count(f))
+    state = [var for var in updates if not any(var is p for p in params)]
+    result.update(compile_s=compile_s, nodes=node_count(f),
+                  step_extra_mb=max(0.0, peak_rss_since_reset_mb() - baseline),
+                  state_mb=sum(var.get_value(borrow=True).nbytes for var in state) / 2**20)
     return result
 
 

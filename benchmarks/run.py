@@ -254,6 +254,8 @@ def _median_of_rounds(measured):
     merged = dict(ok[0])
     merged.update(ms=statistics.median(r["ms"] for r in ok), ms_min=min(r["ms_min"] for r in ok),
                   ms_max=max(r["ms_max"] for r in ok), rounds_ms=[r["ms"] for r in ok])
+    if "step_extra_mb" in merged:
+        merged["step_extra_mb"] = max(r["step_extra_mb"] for r in ok)
     return merged
 
 
