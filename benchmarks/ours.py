@@ -145,7 +145,8 @@ def step_time(spec):
     baseline = rss_mb()
     reset_peak_rss()
     result = time_step(step, spec["samples"], spec["min_sample_s"])
-    state = [var for var in updates if not any(var is p for p in params)]
+    param_set = set(params)
+    state = [var for var in updates if var not in param_set]
     result.update(compile_s=compile_s, nodes=node_count(f),
                   step_extra_mb=max(0.0, peak_rss_since_reset_mb() - baseline),
                   state_mb=sum(var.get_value(borrow=True).nbytes for var in state) / 2**20)

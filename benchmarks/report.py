@@ -203,8 +203,8 @@ def targets_table(results, config, machine):
                 elif rule == "adam":
                     rows.append(["Adam step %s, %s" % (layout_label(n, size), BACKEND_NAMES[backend]), "<= 1 ms",
                                  "%.3f ms" % ours if ours is not None else "-"])
+    largest = max(config["step_layouts"], key=lambda layout: layout[0] * layout[1])
     for backend in config["step_backends"]:
-        largest = max(config["step_layouts"], key=lambda layout: layout[0] * layout[1])
         step = results.find(kind="step", impl="symupdates", backend=backend, rule="adam",
                             n_tensors=largest[0], size=largest[1])
         if _ok(step) and "step_extra_mb" in step:

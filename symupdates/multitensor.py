@@ -557,6 +557,7 @@ static void run_rows(const row_t* rows, Py_ssize_t n_rows, npy_intp total, int* 
 
     driver = r"""
 #define NINV %(n_inv)d
+#define REF %(ref)d  /* the row position whose shape the outputs take */
 static const int in_types[] = {%(in_types)s};
 static const int out_types[] = {%(out_types)s};
 static const int inv_types[] = {%(inv_types)s};
@@ -589,14 +590,12 @@ static int prepare_and_run(PyObject* row_cells, PyObject* out_cells, const npy_i
 {
     npy_intp total = 0;
     for (Py_ssize_t r = 0; r < n_rows; ++r) {
-        PyArrayObject* ref = NULL;
         for (int k = 0; k < WIDTH; ++k) {
             Py_ssize_t i = r * WIDTH + k;
             in_arr[i] = cell_array(PyList_GET_ITEM(row_cells, i), in_types[k], "a row input");
             if (!in_arr[i]) return 0;
             if (!is_scalar[k]) {
-                if (ref == NULL) ref = in_arr[i];
-                else if (!PyArray_SAMESHAPE(ref, in_arr[i])) {
+                if (k > REF && !PyArray_SAMESHAPE(in_arr[r * WIDTH + REF], in_arr[i])) {
                     PyErr_Format(PyExc_ValueError,
                         "MultiElemwise: row %%zd mixes tensors of different shapes; every tensor of a "
                         "parameter's row must have the parameter's shape", r);
@@ -609,13 +608,11 @@ static int prepare_and_run(PyObject* row_cells, PyObject* out_cells, const npy_i
             }
             rows[r].x[k] = PyArray_BYTES(tmp[i] ? tmp[i] : in_arr[i]);
         }
-        rows[r].n = PyArray_SIZE(ref ? ref : in_arr[r * WIDTH]);
+        rows[r].n = PyArray_SIZE(in_arr[r * WIDTH + REF]);
         total += rows[r].n;
     }
     for (Py_ssize_t r = 0; r < n_rows; ++r) {
-        PyArrayObject* ref = in_arr[r * WIDTH];
-        for (int k = 0; k < WIDTH; ++k)
-            if (!is_scalar[k]) { ref = in_arr[r * WIDTH + k]; break; }
+        PyArrayObject* ref = in_arr[r * WIDTH + REF];
         for (int j = 0; j < NOUT; ++j) {
             PyObject* cell = PyList_GET_ITEM(out_cells, r * NOUT + j);
             npy_int64 d = destroy[r * NOUT + j];
@@ -686,7 +683,7 @@ static PyObject* run(PyObject* self, PyObject* args)
     Py_RETURN_NONE;
 }
 """ % dict(n_inv=n_inv, in_types=in_types, out_types=out_types, inv_types=inv_types,
-           scalar_flags=scalar_flags, inv_values=inv_values)
+           scalar_flags=scalar_flags, inv_values=inv_values, ref=reference_position(op.scalars))
 
     source = "\n".join(
         ["#define PY_SSIZE_T_CLEAN", "#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION", "#include <numpy/arrayobject.h>",

@@ -117,7 +117,6 @@ def test_every_backend_is_installed():
     import torch  # noqa: F401
 
 
-
 # Tensors whose sizes add up past the threshold where the C and Numba kernels
 # split a node over the cores; odd sizes put the threads' share boundaries in
 # the middle of tensors, and the 0-d parameter gives a one-element row.  The
