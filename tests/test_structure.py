@@ -5,7 +5,7 @@ structural properties the speed rests on:
 
 * the compiled update graph of a rule does not grow per tensor beyond a
   small constant (a purely element-wise rule does not grow at all: one
-  :class:`~symupdates.multitensor.MultiElemwise` node serves every tensor);
+  :class:`~symupdates.engine.MultiElemwise` node serves every tensor);
 * no float64 appears in the graph of a float32 model, even under
   ``floatX=float64``;
 * the updates overwrite the parameter and state buffers in place on the
@@ -26,7 +26,7 @@ from pytensor.compile.mode import Mode
 from pytensor.tensor.elemwise import Elemwise
 
 import symupdates
-from symupdates.multitensor import MultiElemwise
+from symupdates.engine import MultiElemwise
 from test_backends import rule_arguments
 
 SHAPES = [(3, 4), (5,), ()]

@@ -24,7 +24,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..core import as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
-from ..fused import elementwise_rule
+from ..engine import elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
 __all__ = [

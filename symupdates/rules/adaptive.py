@@ -26,7 +26,7 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from ..fused import elementwise_rule
+from ..engine import elementwise_rule
 from .descent import as_float_step
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 

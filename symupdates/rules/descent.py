@@ -22,7 +22,7 @@ from collections import OrderedDict
 import pytensor.tensor as pt
 
 from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule, with_schedule_counters
-from ..fused import elementwise_rule, elementwise_updates
+from ..engine import elementwise_rule, elementwise_updates
 from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
 
 __all__ = [

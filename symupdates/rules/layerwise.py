@@ -4,7 +4,7 @@ Each of these rules scales the step of a whole tensor (a "layer") by a number
 computed from the tensor: a trust ratio ``||param|| / ||update||`` or a
 running norm of the gradient.  Those numbers are ordinary reductions,
 computed outside the element-wise formula and passed into it as 0-d entries
-of the tensor's row (:func:`symupdates.fused.elementwise_updates`), so each
+of the tensor's row (:func:`symupdates.engine.elementwise_updates`), so each
 rule is still one fused kernel per tensor plus its norms.  The formulas and
 defaults are optax's (``optax.lamb``, ``optax.lars``, ``optax.novograd``,
 ``optax.fromage``), including its conventions at zero norms and its weight
@@ -26,7 +26,7 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from ..fused import elementwise_updates, elementwise_values
+from ..engine import elementwise_updates, elementwise_values
 from .options import check_switch, is_off
 
 __all__ = ["lamb", "lars", "novograd", "fromage"]

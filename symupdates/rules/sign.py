@@ -3,7 +3,7 @@
 import pytensor.tensor as pt
 
 from ..core import update_rule
-from ..fused import elementwise_rule
+from ..engine import elementwise_rule
 from .options import check_switch, optional_hyperparameters
 
 __all__ = ["sign_sgd", "signum", "lion", "rprop"]

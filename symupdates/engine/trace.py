@@ -1,4 +1,4 @@
-"""The element-wise engine: one formula, traced once, applied to every tensor.
+"""The tracer: a rule's element-wise formula, traced once into a scalar Composite.
 
 Most update rules are element-wise: the new value of each parameter element
 and of its state depends only on the same element of the gradient and state
@@ -11,7 +11,7 @@ operations on scalars::
         ...
         return m, v, param - a_t * m / (pt.sqrt(v) + epsilon)
 
-:func:`elementwise_updates` traces ``step`` once per dtype on 0-d
+:func:`trace_elementwise` traces ``step`` once per dtype on 0-d
 placeholders, splits the traced graph into
 
 * the *loop-invariant* part, which depends on hyperparameters only
@@ -25,10 +25,8 @@ PyTensor's rewriter re-validates the whole graph at each replacement, so a
 graph with a handful of element-wise nodes per parameter compiles in time
 quadratic in the number of parameters.  A graph built already fused leaves
 the rewriter nothing to do per parameter, and the apply stage
-(:func:`apply_composite`) can hand all parameters of a group to one node.
+(:func:`symupdates.engine.apply.apply_composite`) can hand all parameters of a group to one node.
 """
-
-from collections import OrderedDict
 
 import numpy as np
 import pytensor.scalar as ps
@@ -36,14 +34,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
-from .core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_state, step_counter
-from .multitensor import multi_elemwise, row_layout
-
-__all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "trace_elementwise", "apply_composite"]
-
-
-#: Step functions abbreviate some arguments; errors name the rule's argument.
-ARGUMENT_NAMES = {"lr": "learning_rate"}
+__all__ = ["trace_elementwise", "NotElementwiseError"]
 
 
 class NotElementwiseError(TypeError):
@@ -185,134 +176,3 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
         scalar_outputs.append(s)
     composite = ps.Composite([scalar_of[ph] for ph in placeholders] + invariant_scalars, scalar_outputs)
     return composite, invariants
-
-
-def apply_composite(composite, rows, invariants, targets=None):
-    """Apply ``composite`` element-wise to every row, with O(1) graph nodes.
-
-    ``rows`` is a list of tuples of tensors, one tuple per parameter; 0-d
-    entries broadcast.  ``invariants`` (0-d) are appended to every row.
-    ``targets`` (optional, one tuple per row) names the variable each output
-    replaces; an output may then overwrite that input in place.  Returns a
-    list of output lists, one per row.
-
-    Rows that share a layout go into one :class:`~.multitensor.MultiElemwise`
-    node; a row the multi-tensor kernel cannot take (entries broadcasting
-    against each other) gets an ``Elemwise`` of its own.
-    """
-    results = [None] * len(rows)
-    groups = OrderedDict()
-    for index, row in enumerate(rows):
-        layout = row_layout(row)
-        if layout is None:
-            outs = Elemwise(composite)(*row, *invariants)
-            results[index] = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-            continue
-        candidates = (-1,) * composite.nout
-        if targets is not None:
-            candidates = tuple(
-                next((k for k, x in enumerate(row) if x is target), -1)
-                for target in targets[index]
-            )
-        groups.setdefault((layout, candidates), []).append(index)
-    for (layout, candidates), indices in groups.items():
-        outputs = multi_elemwise(composite, [rows[i] for i in indices], invariants, candidates)
-        for i, outs in zip(indices, outputs):
-            results[i] = outs
-    return results
-
-
-def elementwise_values(step, rows, like, name="step", **hyper):
-    """The outputs of an element-wise ``step`` for every row, as expressions.
-
-    Parameters
-    ----------
-    step : callable
-        The formula: ``step(*row, **hyper)`` returns one output per entry of
-        the row's ``like``.
-    rows : sequence of tuples of tensors
-        For each parameter, the element-wise arguments of ``step`` (for
-        example ``(param, grad, m, v)``).  0-d tensors broadcast.
-    like : sequence of tuples of variables
-        For each row, one variable per output, whose type the output takes
-        (its dtype is the one the formula is computed in).
-    **hyper
-        Hyperparameters (numbers or symbolic scalars), cast to the dtype of
-        each row group's first output.
-
-    Returns
-    -------
-    list of lists of expressions, row by row.
-    """
-    return _elementwise(step, rows, like, hyper, name, overwrite=False)
-
-
-def _elementwise(step, rows, like, hyper, name, overwrite):
-    """:func:`elementwise_values`; with ``overwrite``, an output may replace
-    the row input that is its ``like`` in place (an update of that variable)."""
-    hyper = hyper or {}
-    rows = [tuple(pt.as_tensor_variable(x) for x in row) for row in rows]
-    like = [tuple(t) for t in like]
-    groups = OrderedDict()
-    for index, (row, row_like) in enumerate(zip(rows, like)):
-        key = (tuple(x.dtype for x in row), tuple(t.dtype for t in row_like))
-        groups.setdefault(key, []).append(index)
-
-    results = [None] * len(rows)
-    for (input_dtypes, output_dtypes), indices in groups.items():
-        dtype = output_dtypes[0]
-        cast = {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
-        composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
-        targets = [like[i] for i in indices] if overwrite else None
-        outputs = apply_composite(composite, [rows[i] for i in indices], invariants, targets)
-        for i, outs in zip(indices, outputs):
-            results[i] = [as_type_of(expr, var) for var, expr in zip(like[i], outs)]
-    return results
-
-
-def elementwise_updates(step, rows, targets, hyper=None, name="step"):
-    """Updates ``{target: step(*row)}`` for element-wise rules.
-
-    As :func:`elementwise_values`, with ``targets`` the shared variables
-    that receive the outputs (for example ``(m, v, param)``), which the
-    outputs may overwrite in place, and ``hyper`` a dict.
-
-    Returns
-    -------
-    OrderedDict
-        ``{target: expression}``, row by row, in target order.
-    """
-    values = _elementwise(step, rows, targets, hyper, name, overwrite=True)
-    return OrderedDict(
-        (var, expr) for target, outs in zip(targets, values) for var, expr in zip(target, outs)
-    )
-
-
-def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, **hyper):
-    """Updates of a rule whose state is element-wise: the front door of rules.
-
-    Creates, for each parameter, one state variable per slot (named
-    ``<param>.<rule>.<slot>``; a slot is a name, or a ``(name, initial
-    value)`` pair), and with ``counter=True`` one integer step counter whose
-    next value is passed to ``step`` as ``t`` (1 on the first step).
-    ``step(param, grad, *slots, **hyper)`` returns the new slots followed by
-    the new parameter.  The result maps slots then parameter, parameter by
-    parameter, then the counter.
-    """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
-    slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
-    states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
-    if counter:
-        count, hyper["t"] = step_counter(rule)
-    updates = elementwise_updates(
-        step,
-        rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
-        targets=[(*s, p) for p, s in zip(params, states)],
-        hyper=hyper,
-        name=rule,
-    )
-    if counter:
-        updates[count] = hyper["t"]
-    return updates

@@ -1,0 +1,36 @@
+"""The engine: one formula per rule, traced once, applied to every tensor.
+
+Layout, in the order data flows:
+
+* :mod:`.trace`: a rule's element-wise ``step`` formula traced into a scalar
+  ``Composite`` plus the loop-invariant scalars it reads;
+* :mod:`.apply`: the front doors rules are built with
+  (:func:`elementwise_rule` and friends), which create state and apply the
+  composite to all parameters;
+* :mod:`.op`: :class:`MultiElemwise`, one graph node for a group of tensors,
+  and its Python reference implementation;
+* :mod:`.inplace`: the rewrite that lets the op overwrite what it updates;
+* :mod:`.backends`: one module per PyTensor backend (C, Numba, JAX, PyTorch);
+* :mod:`.workarounds`: every workaround for a PyTensor defect, in one place.
+"""
+
+from . import inplace
+from .apply import apply_composite, elementwise_rule, elementwise_updates, elementwise_values
+from .backends import register_backends
+from .op import MultiElemwise, multi_elemwise, row_layout
+from .trace import NotElementwiseError, trace_elementwise
+
+__all__ = [
+    "elementwise_rule",
+    "elementwise_updates",
+    "elementwise_values",
+    "apply_composite",
+    "trace_elementwise",
+    "NotElementwiseError",
+    "MultiElemwise",
+    "multi_elemwise",
+    "row_layout",
+]
+
+inplace.register()
+register_backends()
