@@ -21,6 +21,7 @@ from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 from .wrappers import *  # noqa: F401,F403
 from .wrappers import __all__ as _wrappers
+from .unroll import unroll  # issue 13: differentiable optimization
 
 __version__ = "0.1.0"
 
@@ -40,4 +41,5 @@ __all__ = [
     "load_state",
     "eager",
     "Optimizer",
+    "unroll",
 ] + list(_rules) + list(_transforms) + [w for w in _wrappers if w != "global_norm"]

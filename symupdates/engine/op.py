@@ -114,8 +114,12 @@ class MultiElemwise(Op):
             shapes.extend([input_shapes[r * width + reference_position(self.scalars)]] * nout)
         return shapes
 
-    def grad(self, inputs, output_grads):
-        raise NotImplementedError("MultiElemwise computes updates; it has no gradient")
+    def pullback(self, inputs, outputs, output_grads):
+        from .gradient import multi_elemwise_l_op  # each row's gradient is its Elemwise's
+
+        return multi_elemwise_l_op(self, inputs, outputs, output_grads)
+
+    L_op = pullback  # PyTensor 2.x's name
 
     # -- Python implementation ----------------------------------------------
 
