@@ -18,6 +18,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..core import (
+    Range,
     as_hyperparameter,
     check_params,
     get_or_compute_grads,
@@ -311,7 +312,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *
     )
 
 
-@update_rule
+@update_rule(ranges={"n_win": Range(1, np.inf, integer=True)})
 def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_win=10):
     """AdaGrad over a window: the sum of only the last ``n_win`` squared gradients.
 
@@ -338,8 +339,6 @@ def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_wi
     """
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
-    if isinstance(n_win, (bool, np.bool_)) or not isinstance(n_win, (int, np.integer)) or n_win < 1:
-        raise ValueError("n_win must be a positive integer, got %r" % (n_win,))
     lrs = [as_hyperparameter(learning_rate, p.dtype, "learning_rate") for p in params]
     epsilons = [as_hyperparameter(epsilon, p.dtype, "epsilon") for p in params]
     position, _ = step_counter("adagrad_window", name="i")
