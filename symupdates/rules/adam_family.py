@@ -691,7 +691,11 @@ def yogi(
 
     Notes
     -----
-    State: ``<param>.yogi.m``, ``.v``, counter ``yogi.t``.  Reference:
+    State: ``<param>.yogi.m``, ``.v``, counter ``yogi.t``.  Overflow: a
+    gradient whose square overflows (above about 1.8e19 in float32) makes
+    ``v`` infinite, and the next step's ``v - grad**2`` NaN, as in
+    ``optax.yogi``; wrap the rule in ``skip_nonfinite(rule,
+    check_updates=True)`` to skip such steps.  Reference:
     Zaheer et al. (2018), Adaptive Methods for Nonconvex Optimization,
     NeurIPS.
     """

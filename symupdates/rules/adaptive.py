@@ -384,7 +384,11 @@ def rmsprop_graves(loss_or_grads, params, learning_rate=1e-4, rho=0.95, momentum
     shows, under this name, plain RMSprop (``cache = rho * cache + (1 - rho)
     * g**2; param -= lr * g / sqrt(cache + eps)``): that is
     :func:`rmsprop`, e.g. ``rmsprop(loss, params, 0.001, rho=0.9,
-    epsilon=1e-8)`` for its defaults.  Reference: Graves (2013), Generating
+    epsilon=1e-8)`` for its defaults.  Overflow: a gradient whose square
+    overflows (above about 1.8e19 in float32) makes ``n`` and ``gbar**2``
+    infinite and the parameters NaN, as in Chainer, whose formula this is;
+    wrap the rule in ``skip_nonfinite(rule, check_updates=True)`` to skip
+    such steps.  Reference: Graves (2013), Generating
     Sequences With Recurrent Neural Networks, arXiv:1308.0850, section 4,
     eqs. 38-41.
     """
@@ -426,7 +430,11 @@ def smorms3(loss_or_grads, params, learning_rate=0.001, epsilon=1e-16):
     Notes
     -----
     State: ``<param>.smorms3.memory``, ``.g`` and ``.g2``.  Formula and
-    defaults are Chainer's ``SMORMS3``.  Reference: Funk (2015), RMSprop
+    defaults are Chainer's ``SMORMS3``.  Overflow: a gradient whose square
+    overflows (above about 1.8e19 in float32) makes ``x = g**2 / g2``
+    inf/inf, NaN, in Chainer as here; wrap the rule in
+    ``skip_nonfinite(rule, check_updates=True)`` to skip such steps.
+    Reference: Funk (2015), RMSprop
     loses to SMORMS3 - Beware the Epsilon!,
     http://sifter.org/~simon/journal/20150420.html.
     """

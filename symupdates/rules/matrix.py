@@ -162,6 +162,13 @@ def adafactor(
     for factored tensors, ``<param>.adafactor.v`` for the others, and the
     integer counter ``adafactor.t``.
 
+    Overflow: a gradient whose square overflows (above about 1.8e19 in
+    float32) makes a factored tensor's ``R C / mean(R)`` inf/inf, NaN, as
+    in ``torch.optim.Adafactor`` (which also gives NaN for unfactored
+    tensors) and ``optax.adafactor``; unfactored tensors stay finite, as in
+    optax.  Wrap the rule in ``skip_nonfinite(rule, check_updates=True)``
+    to skip such steps.
+
     The defaults reproduce ``torch.optim.Adafactor`` (``lr=learning_rate``,
     ``beta2_decay``, ``eps=(epsilon1, epsilon2)``, ``d=clipping_threshold``,
     ``weight_decay``).  ``optax.adafactor(learning_rate, ...)`` is reproduced
@@ -468,6 +475,13 @@ def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_deca
 # SM3
 
 
+def _max_over(nu, axes, shape):
+    """The maximum of ``nu >= 0`` over ``axes``; 0 where that is over no element (a size-0 axis)."""
+    if any(shape[i] == 0 for i in axes):
+        return pt.zeros([n for i, n in enumerate(shape) if i not in axes], dtype=nu.dtype)
+    return pt.max(nu, axis=axes) if axes else nu
+
+
 @update_rule(anchors={"optax.sm3": {}})
 def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     """SM3: AdaGrad with one accumulator per axis instead of per element, plus momentum.
@@ -528,6 +542,6 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     for p, m, accs, (nu, new_m, new_p) in zip(params, ms, accumulators, values):
         for k, acc in enumerate(accs):
             others = tuple(i for i in range(p.ndim) if i != k)
-            pairs.append((acc, pt.max(nu, axis=others) if others else nu))
+            pairs.append((acc, _max_over(nu, others, static_shape(p))))
         pairs += [(m, new_m), (p, new_p)]
     return make_updates(pairs)
