@@ -156,7 +156,7 @@ def _check_gradient(i, grad, param):
         raise ValueError(
             "gradient %d has static shape %s but its parameter %s has shape %s; pass the "
             "gradient of each parameter in the order of params"
-            % (i, tuple("?" if g is None else g for g in static), label, shape)
+            % (i, _shape_text(static), label, shape)
         )
     if grad.dtype not in _REAL_DTYPES:
         raise TypeError(
@@ -164,6 +164,12 @@ def _check_gradient(i, grad, param):
             "(of a float or integer dtype)" % (i, label, grad.dtype)
         )
     return grad
+
+
+def _shape_text(shape):
+    """A static shape written as Python writes a tuple, with ``?`` for an unknown dimension."""
+    dims = ["?" if n is None else str(n) for n in shape]
+    return "(%s)" % (dims[0] + "," if len(dims) == 1 else ", ".join(dims))
 
 
 _REAL_DTYPES = frozenset(("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
