@@ -152,10 +152,17 @@ class RuleSpec:
                 raise argparse.ArgumentTypeError("%r: expected KEY=VALUE after the rule name, got %r" % (text, item))
             self.hyperparameters[key.strip()] = _number(value.strip(), text)
         try:
-            # checks the names now; the learning rate itself comes later (--lr or the problem's)
-            RULES[name](**dict({"learning_rate": 0.1}, **self.hyperparameters))
-        except TypeError as error:
-            raise argparse.ArgumentTypeError("%s: %s" % (name, error))
+            # names and numbers are checked now; the learning rate comes later (--lr or the problem's)
+            rule = RULES[name](**dict({"learning_rate": 0.1}, **self.hyperparameters))
+            if self.hyperparameters:
+                # switches and choices are checked when updates are built: build those of a
+                # stand-in parameter (a matrix: every rule takes one)
+                import pytensor
+
+                rule([np.zeros((2, 2))], [pytensor.shared(np.zeros((2, 2)), name="x")])
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            raise argparse.ArgumentTypeError(message if message.startswith(name + ":") else "%s: %s" % (name, message))
         self.text = text
 
     def label(self, learning_rate):
@@ -290,9 +297,9 @@ def _add_common(parser):
     parser.add_argument("--rules", nargs="+", metavar="RULE", default=None,
                         help="rules as NAME or NAME:KEY=VALUE,... (e.g. adam:learning_rate=0.1,beta1=0.8); "
                         "'all' for every rule")
-    parser.add_argument("--steps", type=_positive_int, default=None,
-                        help="number of steps (default: the problem's, see 'list')")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--steps", type=_step_count, default=None,
+                        help="number of steps, at most %d (default: the problem's, see 'list')" % MAX_STEPS)
+    parser.add_argument("--lr", type=_learning_rate, default=None,
                         help="learning rate of every rule not given one in its spec (default: the problem's)")
     parser.add_argument("--start", type=float, nargs=2, metavar=("X1", "X2"), default=None,
                         help="starting point (default: the problem's)")
@@ -302,10 +309,33 @@ def _add_common(parser):
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
 
 
-def _positive_int(text):
-    value = int(text)
+#: Every step of every rule is kept for the plot and the table; beyond this
+#: the run takes hours and the trajectories gigabytes.
+MAX_STEPS = 100_000
+
+
+def _step_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("invalid int value: %r" % text) from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
+    if value > MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            "at most %d steps (each step of each rule is kept for the plot and the table), got %s"
+            % (MAX_STEPS, text)
+        )
+    return value
+
+
+def _learning_rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("invalid float value: %r" % text) from None
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError("the learning rate must be a finite number >= 0, got %s" % text)
     return value
 
 

@@ -22,6 +22,9 @@ __all__ = [
     "update_rule",
     "as_hyperparameter",
     "check_hyperparameters",
+    "check_ranges",
+    "HYPERPARAMETER_RANGES",
+    "Range",
     "as_type_of",
     "new_state",
     "new_global_state",
@@ -47,6 +50,18 @@ def param_label(param, index=None):
     return "param" if index is None else "param%d" % index
 
 
+#: The parameter dtypes every rule supports, on every backend.
+PARAM_DTYPES = ("float32", "float64")
+
+_DTYPE_ADVICE = {
+    # Numba has no float16 arithmetic, and a float16 optimizer state would
+    # lose small updates; mixed precision keeps a float32 master copy.
+    "float16": " (float16 is not supported: keep a float32 copy of the parameter, "
+               "update that, and cast it to float16 for the forward pass)",
+    None: ": create it from a float array",
+}
+
+
 def check_params(params):
     """Validate a parameter list and return it as a list.
 
@@ -70,11 +85,10 @@ def check_params(params):
                 "pytensor.shared(value)" % (i, p)
             )
         dtype = getattr(p.type, "dtype", None)
-        if dtype is None or not str(dtype).startswith("float"):
+        if dtype not in PARAM_DTYPES:
             raise TypeError(
-                "params[%d] (%s) has dtype %s; update rules need floating-point "
-                "parameters (float32 or float64): create it from a float array"
-                % (i, param_label(p, i), dtype)
+                "params[%d] (%s) has dtype %s; update rules need float32 or float64 "
+                "parameters%s" % (i, param_label(p, i), dtype, _DTYPE_ADVICE.get(dtype, _DTYPE_ADVICE[None]))
             )
         if id(p) in seen:
             raise ValueError(
@@ -118,16 +132,8 @@ def get_or_compute_grads(loss_or_grads, params):
                 "got %d gradients for %d parameters; pass one gradient per "
                 "parameter, in the order of params" % (len(loss_or_grads), len(params))
             )
-        grads = []
-        for i, (g, p) in enumerate(zip(loss_or_grads, params)):
-            g = pt.as_tensor_variable(g)
-            if g.ndim != p.ndim:
-                raise ValueError(
-                    "gradient %d has %d dimensions but its parameter %s has %d"
-                    % (i, g.ndim, param_label(p, i), p.ndim)
-                )
-            grads.append(g if g.dtype == p.dtype else pt.cast(g, p.dtype))
-        return grads
+        grads = [_check_gradient(i, pt.as_tensor_variable(g), p) for i, (g, p) in enumerate(zip(loss_or_grads, params))]
+        return [g if g.dtype == p.dtype else pt.cast(g, p.dtype) for g, p in zip(grads, params)]
     loss = pt.as_tensor_variable(loss_or_grads)
     if loss.ndim != 0:
         raise ValueError(
@@ -135,6 +141,38 @@ def get_or_compute_grads(loss_or_grads, params):
             "reduce it first, e.g. loss.mean() or loss.sum()" % loss.ndim
         )
     return pytensor.grad(loss, params)
+
+
+def _check_gradient(i, grad, param):
+    """Refuse a gradient that cannot be its parameter's: dimensions, static shape, dtype."""
+    label = param_label(param, i)
+    if grad.ndim != param.ndim:
+        raise ValueError(
+            "gradient %d has %d dimensions but its parameter %s has %d" % (i, grad.ndim, label, param.ndim)
+        )
+    shape = param.get_value(borrow=True).shape
+    static = tuple(grad.type.shape)
+    if any(g is not None and g != n for g, n in zip(static, shape)):
+        raise ValueError(
+            "gradient %d has static shape %s but its parameter %s has shape %s; pass the "
+            "gradient of each parameter in the order of params"
+            % (i, _shape_text(static), label, shape)
+        )
+    if grad.dtype not in _REAL_DTYPES:
+        raise TypeError(
+            "gradient %d (for %s) has dtype %s; gradients must be real numbers "
+            "(of a float or integer dtype)" % (i, label, grad.dtype)
+        )
+    return grad
+
+
+def _shape_text(shape):
+    """A static shape written as Python writes a tuple, with ``?`` for an unknown dimension."""
+    dims = ["?" if n is None else str(n) for n in shape]
+    return "(%s)" % (dims[0] + "," if len(dims) == 1 else ", ".join(dims))
+
+
+_REAL_DTYPES = frozenset(("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
 
 
 # ---------------------------------------------------------------------------
@@ -155,14 +193,23 @@ def as_hyperparameter(value, dtype, name="hyperparameter"):
                 "%s must be a scalar, got a symbolic value with %s dimensions"
                 % (name, getattr(value.type, "ndim", "?"))
             )
+        if value.dtype not in _REAL_DTYPES:
+            raise TypeError(
+                "%s must be a real number, got a symbolic scalar of dtype %s" % (name, value.dtype)
+            )
         return value if value.dtype == dtype else pt.cast(value, dtype)
-    if isinstance(value, (bool, np.bool_)) or not (
-        isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0)
-    ):
+    if not _is_real_number(value):
         raise TypeError(
-            "%s must be a number or a symbolic scalar, got %r" % (name, value)
+            "%s must be a real number or a symbolic scalar, got %r" % (name, value)
         )
     return pt.constant(np.asarray(value, dtype=dtype))
+
+
+def _is_real_number(value):
+    """A Python or NumPy real number or 0-d real array (not a bool: ``True`` is a typo here)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_hyperparameters(params, **hyper):
@@ -173,6 +220,107 @@ def check_hyperparameters(params, **hyper):
     """
     for name, value in hyper.items():
         as_hyperparameter(value, params[0].dtype, name=name)
+
+
+class Range:
+    """The valid numbers of a hyperparameter: an interval, each end open or closed.
+
+    ``Range(0, 1, high_open=True)`` is ``[0, 1)``.  Infinite values are
+    refused unless an infinite end is given ``closed`` (``Range(0, inf)``
+    is ``[0, inf)``, finite numbers only); NaN is always refused.  With
+    ``integer=True`` only integers are accepted; with ``optional=True``
+    also ``None`` (the option is off).
+    """
+
+    def __init__(self, low=-np.inf, high=np.inf, low_open=False, high_open=False, integer=False,
+                 optional=False, infinite=False):
+        self.low, self.high = low, high
+        self.low_open, self.high_open = low_open, high_open
+        self.integer, self.optional, self.infinite = integer, optional, infinite
+
+    def __contains__(self, value):
+        value = float(value)
+        if np.isnan(value) or (np.isinf(value) and not self.infinite):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self):
+        def end(x):
+            return "%g" % x if np.isfinite(x) else ("-inf" if x < 0 else "inf")
+
+        left = "(" if self.low_open or (np.isinf(self.low) and not self.infinite) else "["
+        right = ")" if self.high_open or (np.isinf(self.high) and not self.infinite) else "]"
+        kind = "an integer" if self.integer else ("a number" if self.infinite else "a finite number")
+        text = "%s in %s%s, %s%s" % (kind, left, end(self.low), end(self.high), right)
+        return text + (" or None" if self.optional else "")
+
+
+_UNIT = Range(0, 1)
+_DECAY = Range(0, 1, high_open=True)
+_NONNEGATIVE = Range(0, np.inf)
+
+#: The valid values of each hyperparameter name, where the name means the
+#: same in every rule (torch.optim's checks, extended to every argument).  A
+#: rule whose argument of the same name differs says so in its
+#: ``@update_rule(ranges=...)``; a rule's own arguments are declared there too.
+HYPERPARAMETER_RANGES = {
+    "learning_rate": _NONNEGATIVE,
+    # moving-average decays: 1 would never forget, and divides by zero in a bias correction
+    "beta": _DECAY,
+    "beta1": _DECAY,
+    "beta2": _DECAY,
+    "beta3": _DECAY,
+    "rho": _UNIT,
+    "momentum": _UNIT,
+    "dampening": _UNIT,
+    "epsilon": _NONNEGATIVE,
+    "epsilon_root": _NONNEGATIVE,
+    "epsilon1": Range(0, np.inf, optional=True),
+    "epsilon2": _NONNEGATIVE,
+    "weight_decay": _NONNEGATIVE,
+    "learning_rate_decay": _NONNEGATIVE,
+    "initial_accumulator_value": _NONNEGATIVE,
+    "schedule_decay": _NONNEGATIVE,
+    "min_norm": _NONNEGATIVE,
+    "trust_coefficient": _NONNEGATIVE,
+    "final_lr": _NONNEGATIVE,
+    "gamma": _NONNEGATIVE,
+}
+
+
+def check_ranges(rule, arguments, ranges=None):
+    """Refuse a hyperparameter number outside its valid range, naming it and the range.
+
+    ``arguments`` maps argument names to values; those with a range in
+    :data:`HYPERPARAMETER_RANGES` or in ``ranges`` (the rule's own, which
+    win) are checked.  Symbolic values are left alone (their value is only
+    known when the step runs), but a symbolic bool is refused as a Python
+    bool is.  Raises ``TypeError`` for a value that is not a number,
+    ``ValueError`` (the message says ``<rule>: invalid <name> value``) for a
+    number out of range.
+    """
+    ranges = dict(HYPERPARAMETER_RANGES, **(ranges or {}))
+    for name, value in arguments.items():
+        valid = ranges.get(name)
+        if valid is None:
+            continue
+        if isinstance(value, Variable):
+            if getattr(value.type, "dtype", None) == "bool":
+                raise TypeError("%s: %s must be a real number, got a symbolic bool %s" % (rule, name, value))
+            continue
+        if value is None and valid.optional:
+            continue
+        if not _is_real_number(value) or (valid.integer and not isinstance(value, (numbers.Integral, np.integer))):
+            raise TypeError("%s: %s must be %s, got %r" % (rule, name, valid, value))
+        if value not in valid:
+            raise ValueError("%s: invalid %s value %r: it must be %s" % (rule, name, _plain(value), valid))
+
+
+def _plain(value):
+    """A NumPy scalar or 0-d array as the Python number it holds, for messages."""
+    return value.item() if isinstance(value, (np.ndarray, np.generic)) else value
 
 
 def as_type_of(expr, var):
@@ -270,7 +418,7 @@ def with_schedule_counters(updates):
 RULES = OrderedDict()
 
 
-def update_rule(rule=None, *, anchors=None):
+def update_rule(rule=None, *, anchors=None, ranges=None):
     """Register an update rule and give it PyMC's partial application.
 
     ``rule(loss_or_grads, params, ...)`` computes updates as usual; called
@@ -284,9 +432,14 @@ def update_rule(rule=None, *, anchors=None):
     the rule reproduce its numbers; the tests run every anchor and the
     documentation's rule table is generated from it.  Use as ``@update_rule``
     or ``@update_rule(anchors={...})``.
+
+    ``ranges`` maps the rule's argument names to their valid :class:`Range`
+    where :data:`HYPERPARAMETER_RANGES` has none or means something else;
+    every numeric argument is checked against it by :func:`check_ranges`
+    when the rule is called, before anything is built.
     """
     if rule is None:
-        return functools.partial(update_rule, anchors=anchors)
+        return functools.partial(update_rule, anchors=anchors, ranges=ranges)
     signature = inspect.signature(rule)
     first, second = list(signature.parameters)[:2]
 
@@ -298,15 +451,20 @@ def update_rule(rule=None, *, anchors=None):
         if loss_or_grads is None and params is None:
             hyper = {k: v for k, v in bound.arguments.items() if k not in (first, second)}
             signature.bind(None, None, **hyper)  # TypeError now for a missing or unknown argument
+            check_ranges(rule.__name__, hyper, ranges)
             return functools.partial(wrapper, **hyper)
         if loss_or_grads is None or params is None:
             raise ValueError(
                 "%s: give both %s and %s to get updates, or neither to get a "
                 "function of them" % (rule.__name__, first, second)
             )
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        check_ranges(rule.__name__, {k: v for k, v in bound.arguments.items() if k not in (first, second)}, ranges)
         return with_schedule_counters(rule(*args, **kwargs))
 
     wrapper.anchors = dict(anchors or {})
+    wrapper.ranges = dict(ranges or {})
     RULES[rule.__name__] = wrapper
     return wrapper
 

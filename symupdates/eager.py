@@ -29,6 +29,8 @@ What ``params`` may be
   (or the scalar's dtype) 0-d parameter inside the optimizer.  A number
   inside a tuple cannot be replaced and is refused; so are integers (write
   ``0.0``, not ``0``) and read-only arrays.
+* Each array once: the same array twice, or two views of one array whose
+  elements overlap, are refused (one step would update that memory twice).
 
 The set of keys (or the length of the list), the shapes and the dtypes are
 fixed by the first call; a later call with other keys or shapes raises
@@ -44,6 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from numpy.lib.array_utils import byte_bounds
 
 from .core import RULES
 from .state import get_state_values, set_state_values, state_variables
@@ -79,6 +82,34 @@ def _describe(value):
     if isinstance(value, np.ndarray):
         return "an array of shape %s and dtype %s" % (value.shape, value.dtype)
     return "%r (%s)" % (value, type(value).__name__)
+
+
+def _refuse_shared_memory(labelled_arrays):
+    """Refuse two parameter arrays that share memory, naming them.
+
+    Arrays are sorted by the addresses they span; only arrays whose spans
+    overlap are compared element by element (``np.shares_memory``), so
+    many separate parameters cost a sort, not a comparison per pair.
+    """
+    spans = sorted(
+        (byte_bounds(array), label, array) for label, array in labelled_arrays
+        if isinstance(array, np.ndarray) and array.size
+    )
+    open_spans = []
+    for (low, high), label, array in spans:
+        open_spans = [span for span in open_spans if span[0] > low]
+        for _, other_label, other in open_spans:
+            try:
+                shared = np.shares_memory(array, other, max_work=100000)
+            except np.exceptions.TooHardError:  # interleaved strides: too costly to tell, so refuse
+                shared = True
+            if shared:
+                raise ValueError(
+                    "%s and %s share memory (the same array, or overlapping views of one); a step "
+                    "would update it twice: pass every parameter once, as separate arrays"
+                    % (other_label, label)
+                )
+        open_spans.append((high, label, array))
 
 
 class _Slot:
@@ -220,6 +251,7 @@ class Optimizer:
         kind, keys, slots = self._describe(params)
         if not keys:
             raise ValueError("params is empty: pass at least one array to optimize")
+        _refuse_shared_memory([(slot.label, params[slot.key]) for slot in slots])
         shared = [
             pytensor.shared(
                 np.array(slot.read(params[slot.key]), dtype=slot.dtype),
@@ -254,6 +286,7 @@ class Optimizer:
             )
         for slot in self._slots:
             slot.check(params[slot.key])
+        _refuse_shared_memory([(slot.label, params[slot.key]) for slot in self._slots])
 
     # -- stepping --------------------------------------------------------
 

@@ -56,6 +56,17 @@ def test_subcommand_help_explains_every_option(command, capsys):
         (["compare", "--rules", "adam:bogus=1"], "bogus"),
         (["trace", "--output", "/no/such/dir/x.png"], "no directory"),
         (["frobnicate"], "invalid choice"),
+        # bad hyperparameter values, found when the spec is read (issue 12)
+        (["compare", "--rules", "adam:beta1=abc"], "adam: beta1 must be a finite number in [0, 1), got 'abc'"),
+        (["compare", "--rules", "adam:beta1=1.0"], "adam: invalid beta1 value 1.0"),
+        (["compare", "--rules", "sgd", "momentum:momentum=-1"], "momentum: invalid momentum value -1"),
+        (["trace", "--rules", "adam:learning_rate=nan"], "invalid learning_rate value nan"),
+        (["compare", "--rules", "adam:epsilon_placement=bogus"], "epsilon_placement must be one of"),
+        (["compare", "--rules", "adam:maximize=1"], "maximize must be True or False"),
+        (["compare", "--lr", "-0.1"], "the learning rate must be a finite number >= 0"),
+        (["compare", "--lr", "inf"], "the learning rate must be a finite number >= 0"),
+        (["compare", "--steps", "100001"], "at most 100000 steps"),
+        (["trace", "--steps", "10000000000"], "at most 100000 steps"),
         ([], "required"),
     ],
 )

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -164,3 +165,127 @@ def test_a_killed_save_leaves_a_loadable_file(tmp_path):
     values = [v.get_value() for v in symupdates.state_variables(updates)]
     fill = values[0].flat[0]
     assert fill in (0.0, 1.0) and all(np.all(v == fill) for v in values)
+
+
+# ---------------------------------------------------------------------------
+# refusals and file hygiene (issue 12)
+
+
+def small_updates():
+    w = pytensor.shared(np.zeros(4), name="w")
+    return symupdates.adam([pt.zeros(4)], [w])
+
+
+def not_state_files(tmp_path):
+    """Files of every kind that is not a state file, by name."""
+    good = tmp_path / "good.npz"
+    symupdates.save_state(small_updates(), good)
+    data = good.read_bytes()
+    files = {
+        "text": b"W.adam.m = 0\n",
+        "empty": b"",
+        "truncated": data[: len(data) // 2],
+        "truncated at the end": data[:-20],
+        "pickle": __import__("pickle").dumps({"W.adam.m": 0}),
+        "random bytes": np.random.default_rng(0).bytes(300),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    np.save(tmp_path / "array.npy", np.zeros(4))
+    files["array.npy"] = None
+    flipped = bytearray(data)
+    flipped[len(data) // 3] ^= 0xFF  # inside an entry: its CRC fails
+    (tmp_path / "damaged").write_bytes(bytes(flipped))
+    files["damaged"] = None
+    return [tmp_path / name for name in files]
+
+
+def test_any_file_that_is_not_a_state_file_is_a_value_error(tmp_path):
+    updates = small_updates()
+    before = [v.get_value() for v in symupdates.state_variables(updates)]
+    for path in not_state_files(tmp_path):
+        with pytest.raises(ValueError, match="is not a symupdates state file"):
+            symupdates.load_state(updates, path)
+    for a, b in zip(before, [v.get_value() for v in symupdates.state_variables(updates)]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError):  # no file at all is not a bad file
+        symupdates.load_state(updates, tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("version", [0, 2, 1.5, "1"])
+def test_unknown_format_version_refused(tmp_path, version):
+    updates = small_updates()
+    path = tmp_path / "future.npz"
+    symupdates.save_state(updates, path)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays[symupdates.statefile.FORMAT_KEY] = np.asarray(version)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="format version %s; this symupdates reads version 1" % version):
+        symupdates.load_state(updates, path)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o600, 0o640, 0o664])
+def test_save_keeps_the_mode_of_an_existing_file(tmp_path, mode):
+    path = tmp_path / "opt.npz"
+    symupdates.save_state(small_updates(), path)
+    os.chmod(path, mode)
+    symupdates.save_state(small_updates(), path)
+    assert os.stat(path).st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_umask_mode(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        symupdates.save_state(small_updates(), tmp_path / "new.npz")
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o666 & ~umask
+
+
+def temporary_name(target, pid):
+    return ".%s.%s.%d.%s.tmp" % (target, socket.gethostname(), pid, "0badc0de")
+
+
+def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / temporary_name("opt.npz", dead.pid)
+        live = tmp_path / temporary_name("opt.npz", alive.pid)
+        other_target = tmp_path / temporary_name("other.npz", dead.pid)
+        other_host = tmp_path / (".opt.npz.elsewhere.%d.0badc0de.tmp" % dead.pid)
+        for path in (stale, live, other_target, other_host):
+            path.write_bytes(b"x" * 1000)
+        symupdates.save_state(small_updates(), tmp_path / "opt.npz")
+        assert not stale.exists()
+        assert live.exists()  # another writer, still writing
+        assert other_target.exists() and other_host.exists()  # not this target's, or not this host's
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["opt.npz", live.name, other_target.name, other_host.name])
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_killed_writer_leaves_a_temporary_file_that_the_next_save_removes(tmp_path):
+    path = tmp_path / "opt.npz"
+    script = textwrap.dedent("""
+        import os, sys, numpy as np, pytensor, pytensor.tensor as pt, symupdates
+        w = pytensor.shared(np.zeros(10), name="w")
+        updates = symupdates.adam([pt.zeros(10)], [w])
+        def crash(f, **arrays):
+            f.write(b"PK half an archive")
+            f.flush()
+            os._exit(9)  # killed mid-write: no cleanup runs
+        symupdates.statefile.np.savez = crash
+        symupdates.save_state(updates, sys.argv[1])
+    """)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    assert subprocess.run([sys.executable, "-c", script, str(path)], env=env).returncode == 9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".opt.npz.") and left[0].endswith(".tmp")
+    symupdates.save_state(small_updates(), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["opt.npz"]

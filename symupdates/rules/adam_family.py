@@ -23,7 +23,7 @@ same switch names are used throughout the package:
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
+from ..core import Range, as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..engine import elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
@@ -420,7 +420,9 @@ def adamw(
     anchors={
         "torch.optim.RAdam": {},
         "optax.radam": {"epsilon_placement": "corrected"},
-    }
+    },
+    # the rectification term's root is of (rho_t - 4) (rho_t - 2): below 4 it is NaN
+    ranges={"threshold": Range(4, np.inf)},
 )
 def radam(
     loss_or_grads,
@@ -689,7 +691,11 @@ def yogi(
 
     Notes
     -----
-    State: ``<param>.yogi.m``, ``.v``, counter ``yogi.t``.  Reference:
+    State: ``<param>.yogi.m``, ``.v``, counter ``yogi.t``.  Overflow: a
+    gradient whose square overflows (above about 1.8e19 in float32) makes
+    ``v`` infinite, and the next step's ``v - grad**2`` NaN, as in
+    ``optax.yogi``; wrap the rule in ``skip_nonfinite(rule,
+    check_updates=True)`` to skip such steps.  Reference:
     Zaheer et al. (2018), Adaptive Methods for Nonconvex Optimization,
     NeurIPS.
     """

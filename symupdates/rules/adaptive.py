@@ -18,6 +18,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..core import (
+    Range,
     as_hyperparameter,
     check_params,
     get_or_compute_grads,
@@ -311,7 +312,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *
     )
 
 
-@update_rule
+@update_rule(ranges={"n_win": Range(1, np.inf, integer=True)})
 def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_win=10):
     """AdaGrad over a window: the sum of only the last ``n_win`` squared gradients.
 
@@ -338,8 +339,6 @@ def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_wi
     """
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
-    if isinstance(n_win, (bool, np.bool_)) or not isinstance(n_win, (int, np.integer)) or n_win < 1:
-        raise ValueError("n_win must be a positive integer, got %r" % (n_win,))
     lrs = [as_hyperparameter(learning_rate, p.dtype, "learning_rate") for p in params]
     epsilons = [as_hyperparameter(epsilon, p.dtype, "epsilon") for p in params]
     position, _ = step_counter("adagrad_window", name="i")
@@ -385,7 +384,11 @@ def rmsprop_graves(loss_or_grads, params, learning_rate=1e-4, rho=0.95, momentum
     shows, under this name, plain RMSprop (``cache = rho * cache + (1 - rho)
     * g**2; param -= lr * g / sqrt(cache + eps)``): that is
     :func:`rmsprop`, e.g. ``rmsprop(loss, params, 0.001, rho=0.9,
-    epsilon=1e-8)`` for its defaults.  Reference: Graves (2013), Generating
+    epsilon=1e-8)`` for its defaults.  Overflow: a gradient whose square
+    overflows (above about 1.8e19 in float32) makes ``n`` and ``gbar**2``
+    infinite and the parameters NaN, as in Chainer, whose formula this is;
+    wrap the rule in ``skip_nonfinite(rule, check_updates=True)`` to skip
+    such steps.  Reference: Graves (2013), Generating
     Sequences With Recurrent Neural Networks, arXiv:1308.0850, section 4,
     eqs. 38-41.
     """
@@ -427,7 +430,11 @@ def smorms3(loss_or_grads, params, learning_rate=0.001, epsilon=1e-16):
     Notes
     -----
     State: ``<param>.smorms3.memory``, ``.g`` and ``.g2``.  Formula and
-    defaults are Chainer's ``SMORMS3``.  Reference: Funk (2015), RMSprop
+    defaults are Chainer's ``SMORMS3``.  Overflow: a gradient whose square
+    overflows (above about 1.8e19 in float32) makes ``x = g**2 / g2``
+    inf/inf, NaN, in Chainer as here; wrap the rule in
+    ``skip_nonfinite(rule, check_updates=True)`` to skip such steps.
+    Reference: Funk (2015), RMSprop
     loses to SMORMS3 - Beware the Epsilon!,
     http://sifter.org/~simon/journal/20150420.html.
     """

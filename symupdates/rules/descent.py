@@ -19,9 +19,10 @@ the package:
 
 from collections import OrderedDict
 
+import numpy as np
 import pytensor.tensor as pt
 
-from ..core import as_hyperparameter, check_params, is_state, new_state, update_rule, with_schedule_counters
+from ..core import Range, as_hyperparameter, check_params, check_ranges, is_state, new_state, update_rule, with_schedule_counters
 from ..engine import elementwise_rule, elementwise_updates
 from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
 
@@ -107,6 +108,7 @@ def _momentum_updates(step, updates, params, rule, momentum):
     if params is None:
         params = [var for var in updates if not is_state(var)]
     params = check_params(params)
+    check_ranges("apply_" + rule, {"momentum": momentum})
     as_hyperparameter(momentum, params[0].dtype, name="momentum")
     missing = [p for p in params if p not in updates]
     if missing:
@@ -376,7 +378,10 @@ def nesterov_momentum(
 # averaged SGD
 
 
-@update_rule(anchors={"torch.optim.ASGD": {}})
+@update_rule(
+    anchors={"torch.optim.ASGD": {}},
+    ranges={"lambd": Range(0, np.inf), "alpha": Range(0, np.inf), "t0": Range(0, np.inf)},
+)
 def asgd(
     loss_or_grads, params, learning_rate=0.01, lambd=1e-4, alpha=0.75, t0=1e6, *, weight_decay=0.0,
     maximize=False,

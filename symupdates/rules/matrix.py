@@ -9,13 +9,13 @@ per-axis state broadcast along the other axes.
 """
 
 import functools
-import numbers
 from collections import OrderedDict
 
 import numpy as np
 import pytensor.tensor as pt
 
 from ..core import (
+    Range,
     as_hyperparameter,
     check_hyperparameters,
     check_params,
@@ -85,7 +85,12 @@ def squeezed_shape(shape, axis):
             "epsilon1_added": True,
             "min_dim_size_to_factor": 128,
         },
-    }
+    },
+    ranges={
+        "beta2_decay": Range(-np.inf, 0),  # torch's check: the decay rate 1 - t**beta2_decay must not grow
+        "clipping_threshold": Range(0, np.inf, low_open=True, optional=True),
+        "min_dim_size_to_factor": Range(0, np.inf, integer=True, optional=True),
+    },
 )
 def adafactor(
     loss_or_grads,
@@ -157,6 +162,13 @@ def adafactor(
     for factored tensors, ``<param>.adafactor.v`` for the others, and the
     integer counter ``adafactor.t``.
 
+    Overflow: a gradient whose square overflows (above about 1.8e19 in
+    float32) makes a factored tensor's ``R C / mean(R)`` inf/inf, NaN, as
+    in ``torch.optim.Adafactor`` (which also gives NaN for unfactored
+    tensors) and ``optax.adafactor``; unfactored tensors stay finite, as in
+    optax.  Wrap the rule in ``skip_nonfinite(rule, check_updates=True)``
+    to skip such steps.
+
     The defaults reproduce ``torch.optim.Adafactor`` (``lr=learning_rate``,
     ``beta2_decay``, ``eps=(epsilon1, epsilon2)``, ``d=clipping_threshold``,
     ``weight_decay``).  ``optax.adafactor(learning_rate, ...)`` is reproduced
@@ -176,12 +188,6 @@ def adafactor(
     relative_step = check_switch("relative_step", relative_step)
     epsilon1_added = check_switch("epsilon1_added", epsilon1_added)
     multiply_by_parameter_scale = check_switch("multiply_by_parameter_scale", multiply_by_parameter_scale)
-    if isinstance(beta2_decay, numbers.Number) and beta2_decay > 0:
-        raise ValueError("beta2_decay must be at most 0, got %r" % (beta2_decay,))
-    if min_dim_size_to_factor is not None and (
-        isinstance(min_dim_size_to_factor, bool) or not isinstance(min_dim_size_to_factor, numbers.Integral)
-    ):
-        raise TypeError("min_dim_size_to_factor must be None or an integer, got %r" % (min_dim_size_to_factor,))
     check_hyperparameters(params, learning_rate=learning_rate, beta2_decay=beta2_decay, epsilon2=epsilon2,
                           weight_decay=weight_decay)
     if epsilon1 is not None:
@@ -306,7 +312,8 @@ ADJUST_LR = {
             "bias_correction": True,
             "fan_out_axis": 1,
         },
-    }
+    },
+    ranges={"ns_steps": Range(0, 99, integer=True), "fan_out_axis": Range(0, 1, integer=True)},
 )
 def muon(
     loss_or_grads,
@@ -396,10 +403,6 @@ def muon(
     bias_correction = check_switch("bias_correction", bias_correction)
     epsilon_added = check_switch("epsilon_added", epsilon_added)
     check_choice("adjust_lr_fn", adjust_lr_fn, list(ADJUST_LR))
-    if fan_out_axis not in (0, 1) or isinstance(fan_out_axis, bool):
-        raise ValueError("fan_out_axis must be 0 (weights shaped (out, in)) or 1 ((in, out)), got %r" % (fan_out_axis,))
-    if isinstance(ns_steps, bool) or not isinstance(ns_steps, numbers.Integral) or not 0 <= ns_steps < 100:
-        raise ValueError("ns_steps must be an integer from 0 to 99, got %r" % (ns_steps,))
     if isinstance(ns_coefficients, (str, bytes)) or len(ns_coefficients) != 3:
         raise ValueError("ns_coefficients must be three numbers (a, b, c), got %r" % (ns_coefficients,))
     check_hyperparameters(params, learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
@@ -472,6 +475,13 @@ def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_deca
 # SM3
 
 
+def _max_over(nu, axes, shape):
+    """The maximum of ``nu >= 0`` over ``axes``; 0 where that is over no element (a size-0 axis)."""
+    if any(shape[i] == 0 for i in axes):
+        return pt.zeros([n for i, n in enumerate(shape) if i not in axes], dtype=nu.dtype)
+    return pt.max(nu, axis=axes) if axes else nu
+
+
 @update_rule(anchors={"optax.sm3": {}})
 def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     """SM3: AdaGrad with one accumulator per axis instead of per element, plus momentum.
@@ -532,6 +542,6 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     for p, m, accs, (nu, new_m, new_p) in zip(params, ms, accumulators, values):
         for k, acc in enumerate(accs):
             others = tuple(i for i in range(p.ndim) if i != k)
-            pairs.append((acc, pt.max(nu, axis=others) if others else nu))
+            pairs.append((acc, _max_over(nu, others, static_shape(p))))
         pairs += [(m, new_m), (p, new_p)]
     return make_updates(pairs)

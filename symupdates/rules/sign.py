@@ -1,8 +1,11 @@
 """Rules that step by the sign of the gradient: signSGD, Signum, Lion, Rprop."""
 
+import numbers
+
+import numpy as np
 import pytensor.tensor as pt
 
-from ..core import update_rule
+from ..core import Range, update_rule
 from ..engine import elementwise_rule
 from .options import check_switch, optional_hyperparameters
 
@@ -70,7 +73,9 @@ def signum(loss_or_grads, params, learning_rate, beta=0.9):
     anchors={
         "optax.lion": {},
         "lion-pytorch": {"learning_rate": 1e-4, "weight_decay": 0.0},
-    }
+    },
+    # no bias correction divides by 1 - beta: lion-pytorch accepts both ends
+    ranges={"beta1": Range(0, 1), "beta2": Range(0, 1)},
 )
 def lion(loss_or_grads, params, learning_rate=1e-4, beta1=0.9, beta2=0.99, weight_decay=1e-3):
     """Lion: the sign of an interpolation of momentum and gradient, with decoupled weight decay.
@@ -117,7 +122,16 @@ def lion(loss_or_grads, params, learning_rate=1e-4, beta1=0.9, beta2=0.99, weigh
     )
 
 
-@update_rule(anchors={"torch.optim.Rprop": {}})
+@update_rule(
+    anchors={"torch.optim.Rprop": {}},
+    # torch's checks: 0 < etaminus < 1 < etaplus
+    ranges={
+        "etaminus": Range(0, 1, low_open=True, high_open=True),
+        "etaplus": Range(1, np.inf, low_open=True),
+        "step_size_min": Range(0, np.inf),
+        "step_size_max": Range(0, np.inf, infinite=True),
+    },
+)
 def rprop(
     loss_or_grads, params, learning_rate=0.01, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0,
     *, maximize=False,
@@ -159,6 +173,8 @@ def rprop(
     Improving the Rprop Learning Algorithm.
     """
     maximize = check_switch("maximize", maximize)
+    if all(isinstance(v, numbers.Real) for v in (step_size_min, step_size_max)) and step_size_min > step_size_max:
+        raise ValueError("rprop: step_size_min (%r) must not exceed step_size_max (%r)" % (step_size_min, step_size_max))
 
     def step(param, grad, prev_grad, step_size, lr, etaminus, etaplus, step_size_min, step_size_max, t):
         if maximize:
