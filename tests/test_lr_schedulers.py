@@ -1,19 +1,18 @@
-"""PyMC's schedulers and ``discard_loss``, and torch's ReduceLROnPlateau as a schedule.
+"""PyMC's schedulers and ``discard_loss`` (symupdates.lr_schedulers).
 
-References: a NumPy transcription of PyMC's ``exponential_decay_scheduler``
+Reference: a NumPy transcription of PyMC's ``exponential_decay_scheduler``
 and ``reduce_lr_on_plateau_scheduler`` (pymc/variational/updates.py, main
-line), written from its formulas; ``torch.optim.lr_scheduler.ReduceLROnPlateau``
-run live on the same metric sequences.
+line), written from its formulas.  No torch here: this file also runs in
+the PyMC stage of .ci/run (PyTensor 2.38).  torch's ReduceLROnPlateau is
+checked in test_schedules.py.
 """
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-import torch
 
 import symupdates
-from symupdates import schedules
 
 STEPS = 12
 
@@ -174,60 +173,3 @@ def test_a_pair_updates_with_its_gradients():
     fn = pytensor.function([], [], updates=symupdates.sgd((loss, fake), [w], learning_rate=0.5))
     fn()
     np.testing.assert_allclose(w.get_value(), [0.5, -2.5, 2.5])
-
-
-# ---------------------------------------------------------------------------
-# schedules.reduce_lr_on_plateau against torch
-
-
-TORCH_METRICS = [1.0, 0.9, 0.95, 0.9, 0.91, 0.9, 0.8999, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.95,
-                 0.84, 0.84, 0.84, 0.84, 0.84, 0.84, 0.83] + [0.9] * 12
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"mode": "max", "factor": 0.5, "patience": 1},
-        {"threshold": 0.05, "threshold_mode": "abs", "patience": 1},
-        {"mode": "max", "threshold": 0.01, "threshold_mode": "abs", "patience": 0, "factor": 0.5},
-        {"patience": 1, "cooldown": 2, "min_lr": 0.02, "factor": 0.3},
-        {"patience": 0, "factor": 0.9999999, "eps": 1e-3},
-    ],
-    ids=["defaults", "max-rel", "min-abs", "max-abs", "cooldown-min_lr", "eps"],
-)
-def test_reduce_lr_on_plateau_matches_torch(options):
-    param = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([param], lr=0.1)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **options)
-    expected = []
-    for m in TORCH_METRICS:
-        scheduler.step(m)
-        expected.append(optimizer.param_groups[0]["lr"])
-
-    metric = pt.dscalar("metric")
-    value, updates = schedules.reduce_lr_on_plateau(0.1, metric, dtype="float64", **options)
-    step = pytensor.function([metric], updates[value], updates=updates)
-    got = [float(step(m)) for m in TORCH_METRICS]
-    np.testing.assert_allclose(got, expected, rtol=1e-12)
-    assert len(set(expected)) > 1 or options.get("eps")  # the sequence exercises a reduction
-    assert value.get_value() == pytest.approx(expected[-1])
-
-
-def test_reduce_lr_on_plateau_drives_a_rule():
-    w, loss = quadratic()
-    lr, plateau = schedules.reduce_lr_on_plateau(0.5, loss, patience=0, dtype="float64")
-    updates = symupdates.sgd(loss, [w], learning_rate=lr)
-    updates.update(plateau)
-    step = pytensor.function([], loss, updates=updates)
-    for _ in range(3):
-        step()
-    # The loss falls every step, so the learning rate never moves.
-    assert lr.get_value() == 0.5
-    np.testing.assert_allclose(w.get_value(), np.array([1.0, -2.0, 3.0]) * 0.5**3)
-
-
-@pytest.mark.parametrize("bad", [{"mode": "up"}, {"threshold_mode": "x"}, {"factor": 1.0}, {"patience": -1}])
-def test_reduce_lr_on_plateau_refuses_bad_arguments(bad):
-    with pytest.raises(ValueError):
-        schedules.reduce_lr_on_plateau(0.1, pt.dscalar(), **bad)
