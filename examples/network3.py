@@ -355,23 +355,21 @@ def size(data):
 def dropout_layer(layer, p_dropout):
     """Zero each unit with probability ``p_dropout`` (the identity when it is 0).
 
-    The random generator must advance at every training step: its update
-    is attached to the result as ``tag.rng_updates`` and added to the
-    training function's updates by :meth:`Network.SGD` (PyTensor 3), or
-    left to the generator's default update (PyTensor 2's RandomStream).
+    The mask is drawn from a NumPy ``Generator`` held in a shared variable,
+    the one form of PyTensor random variables that PyTensor 2.38 (PyMC's
+    line) and 3 share.  The generator must advance at every training step:
+    the pair ``(generator, next generator)`` is attached to the result as
+    ``tag.rng_updates`` and added to the training function's updates by
+    :meth:`Network.SGD`.
     """
     if p_dropout == 0.0:
         return layer
     seed = np.random.RandomState(SEED).randint(999999)
-    if hasattr(pt.random, "shared_rng"):
-        rng = pt.random.shared_rng(seed=seed)
-        next_rng, mask = rng.binomial(n=1, p=1 - p_dropout, size=layer.shape)
-        dropped = layer * pt.cast(mask, floatX)
-        dropped.tag.rng_updates = [(rng, next_rng)]
-        return dropped
-    
-    mask = RandomStream(seed).binomial(n=1, p=1 - p_dropout, size=layer.shape)
-    return layer * pt.cast(mask, floatX)
+    rng = pytensor.shared(np.random.default_rng(seed), name="dropout_rng")
+    mask = pt.random.binomial(n=1, p=1 - p_dropout, size=layer.shape, rng=rng)
+    dropped = layer * pt.cast(mask, floatX)
+    dropped.tag.rng_updates = [(rng, mask.owner.outputs[0])]  # the generator after the draw
+    return dropped
 
 
 #### The main job

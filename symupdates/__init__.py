@@ -17,6 +17,7 @@ from .schedules import evaluate as evaluate_schedule, with_schedules
 from .statefile import load_state, save_state
 from . import eager  # noqa: F401
 from .eager import Optimizer
+from .lr_schedulers import exponential_decay_scheduler, reduce_lr_on_plateau_scheduler
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _transforms
 from .wrappers import *  # noqa: F401,F403
@@ -42,4 +43,6 @@ __all__ = [
     "eager",
     "Optimizer",
     "unroll",
+    "exponential_decay_scheduler",
+    "reduce_lr_on_plateau_scheduler",
 ] + list(_rules) + list(_transforms) + [w for w in _wrappers if w != "global_norm"]

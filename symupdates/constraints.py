@@ -50,7 +50,8 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
         axes = tuple(range(1, ndim))
     else:
         raise ValueError(
-            "norm_constraint: no default norm axes for a %d-d tensor; pass norm_axes" % ndim
+            "norm_constraint: Unsupported tensor dimensionality %d (no default norm axes); "
+            "pass norm_axes" % ndim
         )
     dtype = tensor_var.dtype
     norms = pt.sqrt(pt.sum(pt.sqr(tensor_var), axis=axes, keepdims=True))

@@ -62,11 +62,12 @@ _DTYPE_ADVICE = {
 }
 
 
-def check_params(params):
+def check_params(params, floating=True):
     """Validate a parameter list and return it as a list.
 
     Raises ``TypeError`` or ``ValueError`` with a message saying what to do,
-    before any graph is built.
+    before any graph is built.  ``floating=False`` accepts integer shared
+    variables too (gradients of them exist, updating them does not).
     """
     if isinstance(params, (SharedVariable, np.ndarray)) or not hasattr(params, "__iter__"):
         raise TypeError(
@@ -84,18 +85,19 @@ def check_params(params):
                 "be computed for shared variables, create it with "
                 "pytensor.shared(value)" % (i, p)
             )
-        dtype = getattr(p.type, "dtype", None)
-        if dtype not in PARAM_DTYPES:
-            raise TypeError(
-                "params[%d] (%s) has dtype %s; update rules need float32 or float64 "
-                "parameters%s" % (i, param_label(p, i), dtype, _DTYPE_ADVICE.get(dtype, _DTYPE_ADVICE[None]))
-            )
         if id(p) in seen:
             raise ValueError(
                 "params[%d] (%s) is the same variable as params[%d]; list every "
                 "parameter once" % (i, param_label(p, i), seen[id(p)])
             )
         seen[id(p)] = i
+    for i, p in enumerate(params if floating else ()):
+        dtype = getattr(p.type, "dtype", None)
+        if dtype not in PARAM_DTYPES:
+            raise TypeError(
+                "params[%d] (%s) has dtype %s; update rules need float32 or float64 "
+                "parameters%s" % (i, param_label(p, i), dtype, _DTYPE_ADVICE.get(dtype, _DTYPE_ADVICE[None]))
+            )
     return params
 
 
@@ -113,8 +115,9 @@ def get_or_compute_grads(loss_or_grads, params):
     Returns
     -------
     list of expressions
-        One gradient per parameter, with the parameter's dtype and number of
-        dimensions.
+        One gradient per parameter, with the parameter's dtype (for floating
+        parameters) and number of dimensions.  A list of gradients that needs
+        no conversion is returned itself, as in Lasagne.
 
     Raises
     ------
@@ -122,18 +125,24 @@ def get_or_compute_grads(loss_or_grads, params):
         For a parameter that is not a shared variable, a parameter listed
         twice, an empty parameter list, a gradient list of the wrong length,
         a gradient of the wrong number of dimensions or a non-scalar loss.
-    TypeError
-        For non-floating-point parameters.
     """
-    params = check_params(params)
+    params = check_params(params, floating=False)
     if isinstance(loss_or_grads, (list, tuple)):
         if len(loss_or_grads) != len(params):
             raise ValueError(
                 "got %d gradients for %d parameters; pass one gradient per "
                 "parameter, in the order of params" % (len(loss_or_grads), len(params))
             )
-        grads = [_check_gradient(i, pt.as_tensor_variable(g), p) for i, (g, p) in enumerate(zip(loss_or_grads, params))]
-        return [g if g.dtype == p.dtype else pt.cast(g, p.dtype) for g, p in zip(grads, params)]
+        grads = []
+        for i, (g, p) in enumerate(zip(loss_or_grads, params)):
+            g = _check_gradient(i, pt.as_tensor_variable(g), p)
+            floating = str(p.dtype).startswith("float")
+            grads.append(pt.cast(g, p.dtype) if floating and g.dtype != p.dtype else g)
+        # Lasagne returns a list of gradients as it is (``is grads``); a new
+        # list only where an entry had to be converted.
+        if isinstance(loss_or_grads, list) and all(g is h for g, h in zip(grads, loss_or_grads)):
+            return loss_or_grads
+        return grads
     loss = pt.as_tensor_variable(loss_or_grads)
     if loss.ndim != 0:
         raise ValueError(
@@ -418,6 +427,20 @@ def with_schedule_counters(updates):
 RULES = OrderedDict()
 
 
+def split_loss(loss_or_grads):
+    """``(loss, loss_or_grads)``: the loss, if one is known, and what to compute updates from.
+
+    PyMC's optimizers take ``(loss, grads)`` pairs: the gradients give the
+    updates and the loss is passed through for the schedulers.  A scalar loss
+    is its own loss; a list of gradients has none (``None``).
+    """
+    if isinstance(loss_or_grads, tuple) and len(loss_or_grads) == 2 and isinstance(loss_or_grads[1], (list, tuple)):
+        return loss_or_grads
+    if isinstance(loss_or_grads, (list, tuple)):
+        return None, loss_or_grads
+    return loss_or_grads, loss_or_grads
+
+
 def update_rule(rule=None, *, anchors=None, ranges=None):
     """Register an update rule and give it PyMC's partial application.
 
@@ -427,9 +450,16 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
     ``loss_or_grads`` and ``params`` raises ``ValueError``.  Hyperparameter
     names are checked at once in both cases.
 
-    ``anchors`` maps a reference implementation (``"torch.optim.Adam"``,
-    ``"optax.adam"``, ``"Lasagne"``, ...) to the keyword arguments that make
-    the rule reproduce its numbers; the tests run every anchor and the
+    As in PyMC, ``loss_or_grads`` may also be a pair ``(loss, grads)``: the
+    updates are computed from ``grads``, and with the keyword-only
+    ``discard_loss=False`` the rule returns ``(updates, loss)`` instead of
+    the updates alone (``loss`` is ``None`` when only gradients were given).
+    PyMC's schedulers (:mod:`symupdates.lr_schedulers`) use it to see the loss.
+
+    ``anchors`` maps a reference implementation, named ``module.Class`` or
+    ``module.function`` (``"torch.optim.Adam"``, ``"optax.adam"``,
+    ``"lasagne.updates.adam"``, ...), to the keyword arguments that make the
+    rule reproduce its numbers; the tests run every anchor and the
     documentation's rule table is generated from it.  Use as ``@update_rule``
     or ``@update_rule(anchors={...})``.
 
@@ -444,7 +474,7 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
     first, second = list(signature.parameters)[:2]
 
     @functools.wraps(rule)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args, discard_loss=True, **kwargs):
         bound = signature.bind_partial(*args, **kwargs)
         loss_or_grads = bound.arguments.get(first)
         params = bound.arguments.get(second)
@@ -452,16 +482,20 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
             hyper = {k: v for k, v in bound.arguments.items() if k not in (first, second)}
             signature.bind(None, None, **hyper)  # TypeError now for a missing or unknown argument
             check_ranges(rule.__name__, hyper, ranges)
+            if not discard_loss:
+                hyper["discard_loss"] = False
             return functools.partial(wrapper, **hyper)
         if loss_or_grads is None or params is None:
             raise ValueError(
                 "%s: give both %s and %s to get updates, or neither to get a "
                 "function of them" % (rule.__name__, first, second)
             )
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        check_ranges(rule.__name__, {k: v for k, v in bound.arguments.items() if k not in (first, second)}, ranges)
-        return with_schedule_counters(rule(*args, **kwargs))
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        check_ranges(rule.__name__, {k: v for k, v in arguments.arguments.items() if k not in (first, second)}, ranges)
+        loss, bound.arguments[first] = split_loss(loss_or_grads)
+        updates = with_schedule_counters(rule(*bound.args, **bound.kwargs))
+        return updates if discard_loss else (updates, loss)
 
     wrapper.anchors = dict(anchors or {})
     wrapper.ranges = dict(ranges or {})

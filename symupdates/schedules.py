@@ -39,6 +39,7 @@ dtype of the value, which a rule casts to its parameters' dtype.
 
 import math
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 import pytensor
@@ -47,7 +48,7 @@ from pytensor.graph.basic import Variable
 from pytensor.graph.traversal import ancestors
 from pytensor.graph.replace import clone_replace
 
-from .core import COUNTER_DTYPE, as_hyperparameter, step_counter
+from .core import COUNTER_DTYPE, as_hyperparameter, new_global_state, step_counter
 
 __all__ = [
     "constant",
@@ -68,6 +69,7 @@ __all__ = [
     "piecewise_interpolate",
     "piecewise_linear",
     "join_schedules",
+    "reduce_lr_on_plateau",
     "schedule_counters",
     "with_schedules",
     "evaluate",
@@ -577,6 +579,112 @@ def join_schedules(schedules, boundaries, step=None, name="join_schedules", dtyp
         return value
 
     return _schedule(formula, step, name, dtype)
+
+
+# ---------------------------------------------------------------------------
+# a schedule driven by a metric instead of the step
+
+
+def reduce_lr_on_plateau(
+    init_value, metric, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+    cooldown=0, min_lr=0.0, eps=1e-8, name="reduce_lr_on_plateau", dtype=None,
+):
+    """torch.optim.lr_scheduler.ReduceLROnPlateau: lower the value when ``metric`` stops improving.
+
+    Unlike the other schedules this one is driven by a metric, not by the
+    step, so it is state: it returns ``(value, updates)``, where ``value``
+    is a shared scalar (``<name>.value``, starting at ``init_value``) to pass
+    as a hyperparameter, and ``updates`` performs one ``scheduler.step(metric)``
+    of torch when applied::
+
+        better      = metric < best * (1 - threshold)    (mode "min", threshold_mode "rel")
+                      metric < best - threshold          ("min", "abs")
+                      metric > best * (1 + threshold)    ("max", "rel")
+                      metric > best + threshold          ("max", "abs")
+        best        := metric if better else best        (best starts at +inf, or -inf for "max")
+        bad         := 0 if better else bad + 1
+        if cooldown_counter > 0:  cooldown_counter -= 1; bad := 0
+        if bad > patience:
+            value := max(value * factor, min_lr)  if value - max(value * factor, min_lr) > eps
+            cooldown_counter := cooldown; bad := 0
+
+    Put ``updates`` in the training function to step once per update (the
+    metric then is typically the loss), or in a function compiled once per
+    epoch with the validation loss as its input, as torch users call
+    ``scheduler.step(val_loss)``.  A step uses the value held before it.
+
+    Parameters
+    ----------
+    init_value : float
+        The starting value (the optimizer's learning rate).
+    metric : scalar expression
+        The quantity watched.
+    mode : {"min", "max"}
+        Whether the metric should decrease (default) or increase.
+    factor : float
+        The multiplier on a plateau, < 1 (default 0.1).
+    patience : int
+        Steps without improvement tolerated before lowering (default 10).
+    threshold : float
+        The least change that counts as improvement (default 1e-4).
+    threshold_mode : {"rel", "abs"}
+        Whether ``threshold`` is relative to ``best`` (default) or absolute.
+    cooldown : int
+        Steps after a reduction during which bad steps are not counted (default 0).
+    min_lr : float
+        The floor of the value (default 0).
+    eps : float
+        Reductions smaller than this are skipped (default 1e-8).
+    name : str
+        Prefix of the state names (``<name>.value``, ``.best``, ``.num_bad_epochs``,
+        ``.cooldown_counter``).
+    dtype : str
+        The value's dtype (default ``pytensor.config.floatX``).
+
+    Returns
+    -------
+    (shared scalar, OrderedDict)
+
+    Reference: torch.optim.lr_scheduler.ReduceLROnPlateau (defaults and
+    arithmetic are torch's).
+    """
+    if mode not in ("min", "max"):
+        raise ValueError("mode must be 'min' or 'max', got %r" % (mode,))
+    if threshold_mode not in ("rel", "abs"):
+        raise ValueError("threshold_mode must be 'rel' or 'abs', got %r" % (threshold_mode,))
+    if isinstance(factor, (bool, np.bool_)) or not isinstance(factor, numbers.Real) or not factor < 1.0:
+        raise ValueError("factor must be a number < 1.0, got %r" % (factor,))
+    patience = _check_int(patience, "patience")
+    cooldown = _check_int(cooldown, "cooldown")
+    dtype = dtype or pytensor.config.floatX
+    metric = pt.as_tensor_variable(metric)
+    if metric.ndim != 0:
+        raise ValueError("metric must be a scalar expression, got %d dimensions" % metric.ndim)
+
+    value = new_global_state(name, "value", _hyper(init_value, dtype, "init_value").data, dtype)
+    best = new_global_state(name, "best", np.inf if mode == "min" else -np.inf, "float64")
+    num_bad = new_global_state(name, "num_bad_epochs", 0, COUNTER_DTYPE)
+    cooldown_counter = new_global_state(name, "cooldown_counter", 0, COUNTER_DTYPE)
+
+    current = pt.cast(metric, "float64")
+    sign = 1.0 if mode == "min" else -1.0
+    if threshold_mode == "rel":
+        better = pt.lt(sign * current, sign * best * (1.0 - sign * threshold))
+    else:
+        better = pt.lt(sign * current, sign * best - threshold)
+    bad = pt.switch(better, 0, num_bad + 1)
+    in_cooldown = pt.gt(cooldown_counter, 0)
+    bad = pt.switch(in_cooldown, 0, bad)
+    counted_cooldown = pt.switch(in_cooldown, cooldown_counter - 1, cooldown_counter)
+    reduce = pt.gt(bad, patience)
+    lowered = pt.maximum(value * _hyper(factor, dtype, "factor"), _hyper(min_lr, dtype, "min_lr"))
+    lowered = pt.switch(pt.gt(value - lowered, _hyper(eps, dtype, "eps")), lowered, value)
+    updates = OrderedDict()
+    updates[best] = pt.switch(better, current, best)
+    updates[num_bad] = pt.cast(pt.switch(reduce, 0, bad), COUNTER_DTYPE)
+    updates[cooldown_counter] = pt.cast(pt.switch(reduce, cooldown, counted_cooldown), COUNTER_DTYPE)
+    updates[value] = pt.cast(pt.switch(reduce, lowered, value), dtype)
+    return value, updates
 
 
 # ---------------------------------------------------------------------------

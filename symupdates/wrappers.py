@@ -190,7 +190,8 @@ def skip_nonfinite(rule, check_updates=True):
         checked = list(grads)
         if check_updates:
             checked += [e for v, e in inner.items() if str(e.dtype).startswith("float")]
-        finite = pt.all(pt.stack([pt.all(pt.isfinite(x)) for x in checked]))
+        # not pt.isfinite: PyTensor 2.38 (PyMC's line) has no such function
+        finite = pt.all(pt.stack([pt.all(~(pt.isnan(x) | pt.isinf(x))) for x in checked]))
         skipped, _ = step_counter("skip_nonfinite", name="skipped")
         updates = _gate(inner, finite)
         updates[skipped] = skipped + pt.cast(pt.invert(finite), skipped.dtype)

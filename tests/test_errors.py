@@ -263,11 +263,11 @@ def test_unknown_hyperparameter_name_at_once(name, params, no_new_shared):
 
 
 def test_partial_application_needs_required_hyperparameters():
-    # sgd's learning rate has no default (Lasagne's signature), so even the
-    # function of (loss, params) cannot be made without it.
+    # sign_sgd's learning rate has no default (optax's signature), so even
+    # the function of (loss, params) cannot be made without it.
     with pytest.raises(TypeError, match="learning_rate"):
-        symupdates.sgd()
-    assert callable(symupdates.sgd(learning_rate=0.01))
+        symupdates.sign_sgd()
+    assert callable(symupdates.sign_sgd(learning_rate=0.01))
 
 
 def test_partial_application_checks_hyperparameter_values_when_applied(params):

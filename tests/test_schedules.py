@@ -263,3 +263,61 @@ def test_a_bare_rule_given_a_schedule_advances_it():
         step()
         expected -= 0.1 * 0.5**k  # the k-th update uses the schedule's value at k
         assert p.get_value() == pytest.approx(expected, rel=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# S.reduce_lr_on_plateau against torch
+
+
+TORCH_METRICS = [1.0, 0.9, 0.95, 0.9, 0.91, 0.9, 0.8999, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.95,
+                 0.84, 0.84, 0.84, 0.84, 0.84, 0.84, 0.83] + [0.9] * 12
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"mode": "max", "factor": 0.5, "patience": 1},
+        {"threshold": 0.05, "threshold_mode": "abs", "patience": 1},
+        {"mode": "max", "threshold": 0.01, "threshold_mode": "abs", "patience": 0, "factor": 0.5},
+        {"patience": 1, "cooldown": 2, "min_lr": 0.02, "factor": 0.3},
+        {"patience": 0, "factor": 0.9999999, "eps": 1e-3},
+    ],
+    ids=["defaults", "max-rel", "min-abs", "max-abs", "cooldown-min_lr", "eps"],
+)
+def test_reduce_lr_on_plateau_matches_torch(options):
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **options)
+    expected = []
+    for m in TORCH_METRICS:
+        scheduler.step(m)
+        expected.append(optimizer.param_groups[0]["lr"])
+
+    metric = pt.dscalar("metric")
+    value, updates = S.reduce_lr_on_plateau(0.1, metric, dtype="float64", **options)
+    step = pytensor.function([metric], updates[value], updates=updates)
+    got = [float(step(m)) for m in TORCH_METRICS]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert len(set(expected)) > 1 or options.get("eps")  # the sequence exercises a reduction
+    assert value.get_value() == pytest.approx(expected[-1])
+
+
+def test_reduce_lr_on_plateau_drives_a_rule():
+    w = pytensor.shared(np.array([1.0, -2.0, 3.0]), name="w")
+    loss = pt.sum(w**2) / 2  # gradient: w
+    lr, plateau = S.reduce_lr_on_plateau(0.5, loss, patience=0, dtype="float64")
+    updates = symupdates.sgd(loss, [w], learning_rate=lr)
+    updates.update(plateau)
+    step = pytensor.function([], loss, updates=updates)
+    for _ in range(3):
+        step()
+    # The loss falls every step, so the learning rate never moves.
+    assert lr.get_value() == 0.5
+    np.testing.assert_allclose(w.get_value(), np.array([1.0, -2.0, 3.0]) * 0.5**3)
+
+
+@pytest.mark.parametrize("bad", [{"mode": "up"}, {"threshold_mode": "x"}, {"factor": 1.0}, {"patience": -1}])
+def test_reduce_lr_on_plateau_refuses_bad_arguments(bad):
+    with pytest.raises(ValueError):
+        S.reduce_lr_on_plateau(0.1, pt.dscalar(), **bad)

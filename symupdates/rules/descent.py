@@ -53,7 +53,7 @@ def as_float_step(t, like):
         "keras.optimizers.SGD": {"learning_rate": 0.01},
     }
 )
-def sgd(loss_or_grads, params, learning_rate, *, weight_decay=0.0, maximize=False):
+def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize=False):
     """Stochastic gradient descent.
 
     ::
@@ -68,8 +68,8 @@ def sgd(loss_or_grads, params, learning_rate, *, weight_decay=0.0, maximize=Fals
     params : list of shared variables
         The parameters to update.
     learning_rate : float or symbolic scalar
-        The step size (required, as in Lasagne; torch's default is 1e-3,
-        Keras' 0.01).
+        The step size (default 1e-3, PyMC's and torch's; Lasagne requires
+        it, Keras' default is 0.01).
     weight_decay : float or symbolic scalar
         Coupled L2 decay added to the gradient, torch's ``weight_decay``
         (default 0: none).
@@ -246,7 +246,7 @@ _MOMENTUM_ANCHORS = {
     )
 )
 def momentum(
-    loss_or_grads, params, learning_rate, momentum=0.9, *, dampening=0.0, nesterov=False, weight_decay=0.0,
+    loss_or_grads, params, learning_rate=1e-3, momentum=0.9, *, dampening=0.0, nesterov=False, weight_decay=0.0,
     maximize=False, learning_rate_in_velocity=True, dampen_first_step=True,
 ):
     """Stochastic gradient descent with classical momentum.
@@ -270,7 +270,7 @@ def momentum(
     Parameters
     ----------
     learning_rate : float or symbolic scalar
-        The step size (required).
+        The step size (default 1e-3, PyMC's; Lasagne requires it).
     momentum : float or symbolic scalar
         The decay of the velocity (default 0.9).
     dampening : float or symbolic scalar
@@ -333,7 +333,7 @@ def momentum(
     }
 )
 def nesterov_momentum(
-    loss_or_grads, params, learning_rate, momentum=0.9, *, dampening=0.0, weight_decay=0.0, maximize=False,
+    loss_or_grads, params, learning_rate=1e-3, momentum=0.9, *, dampening=0.0, weight_decay=0.0, maximize=False,
     learning_rate_in_velocity=True, dampen_first_step=True,
 ):
     """Stochastic gradient descent with Nesterov momentum.
@@ -352,7 +352,7 @@ def nesterov_momentum(
     Parameters
     ----------
     learning_rate : float or symbolic scalar
-        The step size (required).
+        The step size (default 1e-3, PyMC's; Lasagne requires it).
     momentum : float or symbolic scalar
         The decay of the velocity (default 0.9).
     dampening, weight_decay, maximize, learning_rate_in_velocity, dampen_first_step
