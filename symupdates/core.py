@@ -111,6 +111,8 @@ def get_or_compute_grads(loss_or_grads, params):
     TypeError
         For non-floating-point parameters.
     """
+    from .rowsparse import as_dense_gradient  # builds on this module
+
     params = check_params(params)
     if isinstance(loss_or_grads, (list, tuple)):
         if len(loss_or_grads) != len(params):
@@ -120,7 +122,7 @@ def get_or_compute_grads(loss_or_grads, params):
             )
         grads = []
         for i, (g, p) in enumerate(zip(loss_or_grads, params)):
-            g = pt.as_tensor_variable(g)
+            g = as_dense_gradient(pt.as_tensor_variable(g), p, param_label(p, i))
             if g.ndim != p.ndim:
                 raise ValueError(
                     "gradient %d has %d dimensions but its parameter %s has %d"
@@ -134,7 +136,8 @@ def get_or_compute_grads(loss_or_grads, params):
             "the loss must be a scalar, got an expression with %d dimensions; "
             "reduce it first, e.g. loss.mean() or loss.sum()" % loss.ndim
         )
-    return pytensor.grad(loss, params)
+    grads = pytensor.grad(loss, params)
+    return [as_dense_gradient(g, p, param_label(p, i)) for i, (g, p) in enumerate(zip(grads, params))]
 
 
 # ---------------------------------------------------------------------------
