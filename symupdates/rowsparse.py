@@ -162,6 +162,12 @@ def _row_parts(grad):
             base, values = node.inputs[:2]
             parts, other = ([], False) if _is_zeros(base) else _row_parts(base)
             return parts + [(index, values)], other
+    if type(op).__name__ == "AddSD":  # pytensor.sparse's gradient plus a dense one
+        rows, columns, values, _ = _sparse_entries(node.inputs[0])
+        parts, other = _row_parts(node.inputs[1])
+        if columns is None:
+            return parts + [(rows, values)], other
+        return parts, True
     if isinstance(op, Elemwise) and isinstance(op.scalar_op, ps.Add):
         parts, other = [], False
         for term in node.inputs:
