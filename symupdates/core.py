@@ -126,6 +126,8 @@ def get_or_compute_grads(loss_or_grads, params):
         twice, an empty parameter list, a gradient list of the wrong length,
         a gradient of the wrong number of dimensions or a non-scalar loss.
     """
+    from .rowsparse import as_dense_gradient  # builds on this module
+
     params = check_params(params, floating=False)
     if isinstance(loss_or_grads, (list, tuple)):
         if len(loss_or_grads) != len(params):
@@ -135,7 +137,8 @@ def get_or_compute_grads(loss_or_grads, params):
             )
         grads = []
         for i, (g, p) in enumerate(zip(loss_or_grads, params)):
-            g = _check_gradient(i, pt.as_tensor_variable(g), p)
+            g = as_dense_gradient(pt.as_tensor_variable(g), p, param_label(p, i))
+            g = _check_gradient(i, g, p)
             floating = str(p.dtype).startswith("float")
             grads.append(pt.cast(g, p.dtype) if floating and g.dtype != p.dtype else g)
         # Lasagne returns a list of gradients as it is (``is grads``); a new
@@ -149,7 +152,8 @@ def get_or_compute_grads(loss_or_grads, params):
             "the loss must be a scalar, got an expression with %d dimensions; "
             "reduce it first, e.g. loss.mean() or loss.sum()" % loss.ndim
         )
-    return pytensor.grad(loss, params)
+    grads = pytensor.grad(loss, params)
+    return [as_dense_gradient(g, p, param_label(p, i)) for i, (g, p) in enumerate(zip(grads, params))]
 
 
 def _check_gradient(i, grad, param):

@@ -24,6 +24,7 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, is_state, param_label
+from .rowsparse import squared_norm
 from .schedules import COUNTER_TAG, _new_counter, _as_step
 
 __all__ = [
@@ -127,7 +128,7 @@ def global_norm(tensors):
     if not tensors:
         raise ValueError("global_norm of an empty list")
     dtype = tensors[0].dtype
-    return pt.sqrt(sum(pt.sum(pt.sqr(pt.cast(t, dtype))) for t in tensors))
+    return pt.sqrt(sum(squared_norm(pt.cast(t, dtype)) for t in tensors))
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def clip_by_norm(loss_or_grads, params, max_norm, epsilon=0.0, mask=None):
     """
     params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
     return [
-        as_type_of(_rescale(g, pt.sqrt(pt.sum(pt.sqr(g))), max_norm, epsilon, p.dtype), p) if s else g
+        as_type_of(_rescale(g, pt.sqrt(squared_norm(g)), max_norm, epsilon, p.dtype), p) if s else g
         for p, g, s in zip(params, grads, selected)
     ]
 

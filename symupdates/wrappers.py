@@ -28,6 +28,7 @@ import pytensor.tensor as pt
 
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, make_updates, new_state, step_counter
 from .schedules import with_schedules
+from .rowsparse import all_finite, gated_update
 from .transforms import _updates_and_params, global_norm, parameter_mask, update_wrapper
 
 __all__ = [
@@ -141,7 +142,7 @@ def per_parameter(rule, overrides=()):
 
 def _gate(updates, condition):
     """Every update replaced by ``switch(condition, update, current value)``."""
-    return OrderedDict((var, as_type_of(pt.switch(condition, expr, var), var)) for var, expr in updates.items())
+    return OrderedDict((var, as_type_of(gated_update(var, expr, condition), var)) for var, expr in updates.items())
 
 
 def accumulate_gradients(rule, steps):
@@ -187,11 +188,10 @@ def skip_nonfinite(rule, check_updates=True):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
         inner = with_schedules(rule(grads, params))
-        checked = list(grads)
+        checked = [all_finite(g) for g in grads]
         if check_updates:
-            checked += [e for v, e in inner.items() if str(e.dtype).startswith("float")]
-        # not pt.isfinite: PyTensor 2.38 (PyMC's line) has no such function
-        finite = pt.all(pt.stack([pt.all(~(pt.isnan(x) | pt.isinf(x))) for x in checked]))
+            checked += [all_finite(e, v) for v, e in inner.items() if str(e.dtype).startswith("float")]
+        finite = pt.all(pt.stack(checked))
         skipped, _ = step_counter("skip_nonfinite", name="skipped")
         updates = _gate(inner, finite)
         updates[skipped] = skipped + pt.cast(pt.invert(finite), skipped.dtype)

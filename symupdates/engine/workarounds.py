@@ -70,3 +70,12 @@ def pytorch_composite(scalar_function):
             if op.nout == 1:
                 return lambda *args: function(*args)[0]
             return lambda *args: tuple(function(*args))
+
+
+def isfinite(x):
+    """``pt.isfinite(x)``: PyTensor 2.38 (the line PyMC pins) has no such function."""
+    import pytensor.tensor as pt
+
+    if hasattr(pt, "isfinite"):
+        return pt.isfinite(x)
+    return ~(pt.isnan(x) | pt.isinf(x))

@@ -25,10 +25,12 @@ import pytensor.tensor as pt
 
 from ..core import Range, as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
 from ..engine import elementwise_rule
+from ..rowsparse import lazy_elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
 
 __all__ = [
     "adam",
+    "sparse_adam",
     "adamax",
     "amsgrad",
     "adamw",
@@ -88,8 +90,8 @@ _ADAM_PLACEMENTS = ("raw", "corrected")
 
 
 def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
-                  epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize):
-    """Adam's updates, its state named after ``rule`` (``adam`` or ``adamw``)."""
+                  epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize, lazy=False):
+    """Adam's updates, its state named after ``rule`` (``adam``, ``adamw`` or ``sparse_adam``)."""
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
     root = None if is_off(epsilon_root) else True
@@ -101,8 +103,8 @@ def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsi
         eps_root = epsilon_root if root else None
         return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
 
-    return elementwise_rule(
-        step, loss_or_grads, params, rule, slots=["m", "v"], counter=True,
+    return lazy_elementwise_rule(
+        step, loss_or_grads, params, rule, lazy=lazy, slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
@@ -134,6 +136,7 @@ def adam(
     weight_decay=0.0,
     decoupled_weight_decay=False,
     maximize=False,
+    lazy=False,
 ):
     """Adam: steps from bias-corrected moving averages of the gradient and its square.
 
@@ -174,6 +177,13 @@ def adam(
         the step instead (AdamW; default False).
     maximize : bool
         torch's switch: ascend instead of descend (default False).
+    lazy : bool
+        Row-sparse updates (default False): a matrix whose gradient only
+        touches some rows (the gradient of ``E[idx]``, dense or through
+        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
+        only, ``m`` and ``v`` included; ``t`` counts every step.  This is
+        TensorFlow Addons' ``LazyAdam`` (``epsilon=1e-7``), and with the
+        other defaults :func:`sparse_adam`.  See :doc:`sparse`.
 
     Notes
     -----
@@ -184,7 +194,57 @@ def adam(
     """
     return _adam_updates(
         "adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
-        epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize,
+        epsilon_placement, epsilon_root, weight_decay, decoupled_weight_decay, maximize, lazy,
+    )
+
+
+@update_rule(anchors={"torch.optim.SparseAdam": {}})
+def sparse_adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam for embeddings: moments and parameter change at the rows the gradient touches only.
+
+    For a matrix whose gradient is row-sparse (the gradient of ``E[idx]``,
+    dense or through ``pytensor.sparse.sparse_grad``), with ``rows`` the
+    distinct indices and ``g`` the gradient rows of each summed over its
+    repetitions, at step ``t`` (1, 2, ...; counted for every step)::
+
+        m[rows] := beta1 * m[rows] + (1 - beta1) * g
+        v[rows] := beta2 * v[rows] + (1 - beta2) * g**2
+        a_t     := learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)
+        param[rows] := param[rows] - a_t * m[rows] / (sqrt(v[rows]) + epsilon)
+
+    Other rows of ``param``, ``m`` and ``v`` keep their values, and the
+    step costs in the number of touched rows, not the size of the matrix.
+    Any other parameter (a bias, a matrix used densely) gets this formula
+    on all its elements, that is :func:`adam`'s.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1 : float or symbolic scalar
+        Decay rate of the first moment (default 0.9).
+    beta2 : float or symbolic scalar
+        Decay rate of the second moment (default 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root of the second moment (default 1e-8).
+
+    Returns
+    -------
+    OrderedDict
+        ``{m: ..., v: ..., param: ...}`` per parameter (``<param>.sparse_adam.m``,
+        ``<param>.sparse_adam.v``), then the step counter ``sparse_adam.t``.
+
+    Notes
+    -----
+    The numbers of ``torch.optim.SparseAdam`` (with
+    ``nn.Embedding(sparse=True)``); it is ``adam(..., lazy=True)`` with state
+    of its own name.  Reference: Kingma and Ba (2015), Adam: A Method for
+    Stochastic Optimization, ICLR, arXiv:1412.6980; lazy moments as in
+    TensorFlow Addons' ``LazyAdam``.
+    """
+    return _adam_updates(
+        "sparse_adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon,
+        "raw", 0.0, 0.0, False, False, True,
     )
 
 

@@ -28,6 +28,7 @@ from ..core import (
     update_rule,
 )
 from ..engine import elementwise_rule
+from ..rowsparse import lazy_elementwise_rule
 from .descent import as_float_step
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
@@ -56,7 +57,7 @@ def root(accu, epsilon, placement):
 )
 def adagrad(
     loss_or_grads, params, learning_rate=1.0, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
-    learning_rate_decay=0.0, initial_accumulator_value=0.0, weight_decay=0.0, maximize=False,
+    learning_rate_decay=0.0, initial_accumulator_value=0.0, weight_decay=0.0, maximize=False, lazy=False,
 ):
     """AdaGrad: steps scaled by the root of the sum of all squared gradients.
 
@@ -90,6 +91,12 @@ def adagrad(
         Coupled L2 decay added to the gradient (torch's, default 0).
     maximize : bool
         Ascend the loss instead (default False).
+    lazy : bool
+        Row-sparse updates (default False): a matrix whose gradient only
+        touches some rows (the gradient of ``E[idx]``, dense or through
+        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
+        only, its accumulator included; the other rows and their state stay as
+        they are.  See :doc:`sparse`.
 
     Returns
     -------
@@ -111,7 +118,9 @@ def adagrad(
     initial_accumulator_value=0.1`` (optax returns a zero step where the
     accumulator is zero, which with ``epsilon > 0`` is what this computes).
     ``chainer.optimizers.AdaGrad``: ``learning_rate=0.001, epsilon=1e-8,
-    epsilon_placement="outside_sqrt"``.  Reference: Duchi, Hazan and Singer (2011),
+    epsilon_placement="outside_sqrt"``.  ``lazy=True`` with the torch anchor is
+    torch.optim.Adagrad on a sparse gradient (``accu`` and ``param`` change at
+    the touched rows only, ``t`` counts every step).  Reference: Duchi, Hazan and Singer (2011),
     Adaptive Subgradient Methods for Online Learning and Stochastic
     Optimization, JMLR 12:2121-2159.
     """
@@ -126,8 +135,8 @@ def adagrad(
         accu = accu + grad**2
         return accu, param - lr * grad / root(accu, epsilon, epsilon_placement)
 
-    return elementwise_rule(
-        step, loss_or_grads, params, "adagrad", slots=[("accu", initial)],
+    return lazy_elementwise_rule(
+        step, loss_or_grads, params, "adagrad", lazy=lazy, slots=[("accu", initial)],
         counter=not is_off(learning_rate_decay), lr=learning_rate, epsilon=epsilon,
         **optional_hyperparameters(weight_decay=weight_decay, learning_rate_decay=learning_rate_decay),
     )
@@ -151,7 +160,7 @@ def adagrad(
 def rmsprop(
     loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
     centered=False, momentum=0.0, nesterov=False, learning_rate_in_velocity=True, initial_accumulator_value=0.0,
-    weight_decay=0.0, maximize=False,
+    weight_decay=0.0, maximize=False, lazy=False,
 ):
     """RMSprop: steps scaled by a moving root mean square of the gradients.
 
@@ -201,6 +210,12 @@ def rmsprop(
         Coupled L2 decay added to the gradient (torch's, default 0).
     maximize : bool
         Ascend the loss instead (default False).
+    lazy : bool
+        Row-sparse updates (default False): a matrix whose gradient only
+        touches some rows (the gradient of ``E[idx]``, dense or through
+        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
+        only, its state included; the other rows and their state stay as
+        they are.  See :doc:`sparse`.
 
     Notes
     -----
@@ -219,7 +234,8 @@ def rmsprop(
     rho=0.99, epsilon=1e-8, epsilon_placement="outside_sqrt"``.  Reference: Tieleman
     and Hinton (2012), Neural Networks for Machine Learning, lecture 6.5;
     Graves (2013), Generating Sequences With Recurrent Neural Networks,
-    arXiv:1308.0850 (centered form).
+    arXiv:1308.0850 (centered form).  ``lazy=True`` follows TensorFlow
+    Addons' LazyAdam: untouched rows keep their averages undecayed.
     """
     epsilon_placement = check_choice("epsilon_placement", epsilon_placement, EPSILON_PLACEMENTS)
     centered = check_switch("centered", centered)
@@ -250,8 +266,8 @@ def rmsprop(
         return (*new_slots, velocity, param - change)
 
     slots = [("accu", initial)] + ["grad_avg"] * centered + ["velocity"] * with_momentum
-    return elementwise_rule(
-        step, loss_or_grads, params, "rmsprop", slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
+    return lazy_elementwise_rule(
+        step, loss_or_grads, params, "rmsprop", lazy=lazy, slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
         **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay),
     )
 

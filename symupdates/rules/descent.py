@@ -24,6 +24,7 @@ import pytensor.tensor as pt
 
 from ..core import Range, as_hyperparameter, check_params, check_ranges, is_state, new_state, update_rule, with_schedule_counters
 from ..engine import elementwise_rule, elementwise_updates
+from ..rowsparse import lazy_elementwise_rule
 from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
 
 __all__ = [
@@ -53,7 +54,7 @@ def as_float_step(t, like):
         "keras.optimizers.SGD": {"learning_rate": 0.01},
     }
 )
-def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize=False):
+def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize=False, lazy=False):
     """Stochastic gradient descent.
 
     ::
@@ -75,6 +76,12 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
         (default 0: none).
     maximize : bool
         Ascend the loss instead (torch's ``maximize``, default False).
+    lazy : bool
+        Row-sparse updates (default False): a matrix whose gradient only
+        touches some rows (the gradient of ``E[idx]``, dense or through
+        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
+        only, its state included; the other rows and their state stay as
+        they are.  See :doc:`sparse`.
 
     Returns
     -------
@@ -85,7 +92,9 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
     -----
     With the defaults this is Lasagne's ``sgd``; it is also
     ``torch.optim.SGD(momentum=0)``, ``optax.sgd`` and ``keras.optimizers.SGD``
-    without momentum.  Reference: Robbins and Monro (1951), A Stochastic
+    without momentum.  ``lazy=True`` is torch.optim.SGD on a sparse
+    gradient (``nn.Embedding(sparse=True)``): ``param[rows] -= learning_rate
+    * grad[rows]`` with the gradient rows of repeated indices summed.  Reference: Robbins and Monro (1951), A Stochastic
     Approximation Method, Ann. Math. Statist. 22(3).
     """
     maximize = check_switch("maximize", maximize)
@@ -94,8 +103,8 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         return param - lr * grad
 
-    return elementwise_rule(
-        step, loss_or_grads, params, "sgd", lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
+    return lazy_elementwise_rule(
+        step, loss_or_grads, params, "sgd", lazy=lazy, lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
     )
 
 
@@ -196,7 +205,7 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
 
 def _momentum_rule(
     rule, loss_or_grads, params, learning_rate, momentum, dampening, nesterov, weight_decay, maximize,
-    learning_rate_in_velocity, dampen_first_step,
+    learning_rate_in_velocity, dampen_first_step, lazy=False,
 ):
     nesterov = check_switch("nesterov", nesterov)
     maximize = check_switch("maximize", maximize)
@@ -222,8 +231,8 @@ def _momentum_rule(
         direction = grad + momentum * velocity if nesterov else velocity
         return velocity, param - lr * direction
 
-    return elementwise_rule(
-        step, loss_or_grads, params, rule, slots=["velocity"], counter=needs_counter,
+    return lazy_elementwise_rule(
+        step, loss_or_grads, params, rule, lazy=lazy, slots=["velocity"], counter=needs_counter,
         lr=learning_rate, momentum=momentum,
         **optional_hyperparameters(weight_decay=weight_decay, dampening=dampening),
     )
@@ -247,7 +256,7 @@ _MOMENTUM_ANCHORS = {
 )
 def momentum(
     loss_or_grads, params, learning_rate=1e-3, momentum=0.9, *, dampening=0.0, nesterov=False, weight_decay=0.0,
-    maximize=False, learning_rate_in_velocity=True, dampen_first_step=True,
+    maximize=False, learning_rate_in_velocity=True, dampen_first_step=True, lazy=False,
 ):
     """Stochastic gradient descent with classical momentum.
 
@@ -298,6 +307,12 @@ def momentum(
         True (default): the velocity starts at zero, so the first gradient
         is dampened too.  False: torch's convention, the velocity starts at
         the first gradient itself.  Irrelevant without dampening.
+    lazy : bool
+        Row-sparse updates (default False): a matrix whose gradient only
+        touches some rows (the gradient of ``E[idx]``, dense or through
+        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
+        only, its velocity included; the other rows and their state stay as
+        they are.  See :doc:`sparse`.
 
     Returns
     -------
@@ -317,11 +332,12 @@ def momentum(
     ``learning_rate_in_velocity=False``.  Reference: Polyak (1964), Some
     methods of speeding up the convergence of iteration methods; Sutskever
     et al. (2013), On the importance of initialization and momentum in deep
-    learning, ICML.
+    learning, ICML.  ``lazy=True`` follows TensorFlow Addons' LazyAdam
+    (the velocity of untouched rows neither decays nor moves its row).
     """
     return _momentum_rule(
         "momentum", loss_or_grads, params, learning_rate, momentum, dampening, nesterov, weight_decay, maximize,
-        learning_rate_in_velocity, dampen_first_step,
+        learning_rate_in_velocity, dampen_first_step, lazy,
     )
 
 
@@ -334,7 +350,7 @@ def momentum(
 )
 def nesterov_momentum(
     loss_or_grads, params, learning_rate=1e-3, momentum=0.9, *, dampening=0.0, weight_decay=0.0, maximize=False,
-    learning_rate_in_velocity=True, dampen_first_step=True,
+    learning_rate_in_velocity=True, dampen_first_step=True, lazy=False,
 ):
     """Stochastic gradient descent with Nesterov momentum.
 
@@ -355,7 +371,7 @@ def nesterov_momentum(
         The step size (default 1e-3, PyMC's; Lasagne requires it).
     momentum : float or symbolic scalar
         The decay of the velocity (default 0.9).
-    dampening, weight_decay, maximize, learning_rate_in_velocity, dampen_first_step
+    dampening, weight_decay, maximize, learning_rate_in_velocity, dampen_first_step, lazy
         As in :func:`momentum`.
 
     Notes
@@ -370,7 +386,7 @@ def nesterov_momentum(
     """
     return _momentum_rule(
         "nesterov_momentum", loss_or_grads, params, learning_rate, momentum, dampening, True, weight_decay,
-        maximize, learning_rate_in_velocity, dampen_first_step,
+        maximize, learning_rate_in_velocity, dampen_first_step, lazy,
     )
 
 
