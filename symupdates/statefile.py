@@ -7,6 +7,14 @@ counters of the schedules they use), keyed by the variable's name
 once (two rules' counters, unnamed parameters) get ``#2``, ``#3`` ... in
 the order of the updates, so the same code building the same updates finds
 the same entries.  Parameters are not included: save them as you do now.
+
+The state of a sharded data-parallel rule
+(``symupdates.distributed.data_parallel(rule, shard_state=True)``) is
+different on every rank: each rank writes and reads its own file,
+``state.rank<r>-of-<n>.npz`` for the ``path`` ``state.npz``
+(:func:`symupdates.distributed.shard_file`), so every rank calls
+:func:`save_state` and :func:`load_state` with the same ``path``; resuming
+needs the same number of ranks.
 """
 
 import os
@@ -22,6 +30,12 @@ __all__ = ["save_state", "load_state", "state_names"]
 #: Marks a file as ours; the value is the format version.
 FORMAT_KEY = "__symupdates_state_format__"
 FORMAT_VERSION = 1
+
+
+def _file_of_this_rank(variables, path):
+    from .distributed import shard_file  # imports no MPI; imported late to keep `import symupdates` light
+
+    return shard_file(variables, os.fspath(path))
 
 
 def state_names(updates):
@@ -41,9 +55,10 @@ def save_state(updates, path):
     disk, and renamed over ``path``: a crash at any moment leaves either the
     previous file or the new one, never a partial file.
     """
-    arrays = {name: var.get_value(borrow=True) for name, var in state_names(updates).items()}
+    named = state_names(updates)
+    arrays = {name: var.get_value(borrow=True) for name, var in named.items()}
     arrays[FORMAT_KEY] = np.asarray(FORMAT_VERSION)
-    path = os.fspath(path)
+    path = _file_of_this_rank(named.values(), path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
@@ -74,7 +89,8 @@ def load_state(updates, path):
     changes nothing.
     """
     variables = state_names(updates)
-    with np.load(os.fspath(path), allow_pickle=False) as archive:
+    path = _file_of_this_rank(variables.values(), path)
+    with np.load(path, allow_pickle=False) as archive:
         if FORMAT_KEY not in archive.files:
             raise ValueError("%s is not a symupdates state file" % (path,))
         values = {name: archive[name] for name in archive.files if name != FORMAT_KEY}
