@@ -45,7 +45,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
-from pytensor.graph.op import Op
+from pytensor.link.c.op import COp
 
 from .core import as_type_of, check_params, get_or_compute_grads, is_state, param_label
 from .schedules import with_schedules
@@ -198,7 +198,7 @@ static int symupdates_mpi_load(void)
 """
 
 
-class _Collective(Op):
+class _Collective(COp):
     """A collective over the ranks of the communicator ``comm_handle`` (its ``py2f()`` integer)."""
 
     def _check_input(self, x):
@@ -222,7 +222,9 @@ class _Collective(Op):
 
             raise MethodNotDefined("the C implementation needs MPICH's integer handles")
         datatype, sum_op = _handles(node.inputs[0].dtype)
+        # the caller closes this block: a failure jumps out of it, never across an initialisation
         return datatype, sum_op, """
+        {
         if (!symupdates_mpi_allreduce && symupdates_mpi_load() != 0) { %(fail)s }
         PyArrayObject* contiguous = PyArray_GETCONTIGUOUS(%(x)s);
         if (!contiguous) { %(fail)s }
@@ -272,6 +274,7 @@ class AllReduceSum(_Collective):
             Py_DECREF(contiguous);
             if (error) { PyErr_Format(PyExc_RuntimeError, "MPI_Allreduce failed: error %%d", error); %(fail)s }
         }
+        }
         """ % dict(z=z, fail=fail, datatype=datatype, sum_op=sum_op, comm=self.comm_handle)
 
 
@@ -318,6 +321,7 @@ class AllGather(_Collective):
                                                   PyArray_DATA(%(z)s), counts, displacements, %(datatype)d, %(comm)d);
             Py_DECREF(contiguous);
             if (error) { PyErr_Format(PyExc_RuntimeError, "MPI_Allgatherv failed: error %%d", error); %(fail)s }
+        }
         }
         """ % dict(z=z, fail=fail, datatype=datatype, comm=self.comm_handle, total=sum(self.counts),
                    counts=", ".join(map(str, self.counts)),
