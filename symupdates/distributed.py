@@ -245,6 +245,7 @@ class AllReduceSum(_Collective):
     __props__ = ("comm_handle",)
 
     def __init__(self, comm_handle):
+        _ensure_numba_registered()
         self.comm_handle = int(comm_handle)
 
     def make_node(self, x):
@@ -287,6 +288,7 @@ class AllGather(_Collective):
     __props__ = ("comm_handle", "counts")
 
     def __init__(self, comm_handle, counts):
+        _ensure_numba_registered()
         self.comm_handle = int(comm_handle)
         self.counts = tuple(int(c) for c in counts)
 
@@ -386,7 +388,14 @@ def _register_numba():
         return all_gather
 
 
-_register_numba()
+_NUMBA_REGISTERED = []
+
+
+def _ensure_numba_registered():
+    """Register the Numba implementations when the first collective is built (keeps this import light)."""
+    if not _NUMBA_REGISTERED:
+        _NUMBA_REGISTERED.append(True)
+        _register_numba()
 
 
 # ---------------------------------------------------------------------------

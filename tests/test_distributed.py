@@ -137,3 +137,21 @@ def test_state_files_of_sharded_state_are_named_by_rank_and_unsharded_state_keep
     assert shard_file([state], "run/state.npz") == "run/state.npz"
     setattr(state.tag, SHARD_TAG, (1, 3))
     assert shard_file([state], "run/state.npz") == "run/state.rank1-of-3.npz"
+
+
+def test_network3_data_parallel_prints_once_and_matches_the_single_process_accuracy():
+    arguments = [os.path.join(ROOT, "examples", "network3.py"), "--epochs", "2", "--limit", "100",
+                 "--hidden", "8", "--architecture", "mlp", "--no-progress"]
+    env = dict(os.environ, PYTENSOR_FLAGS="mode=FAST_COMPILE")
+    single = subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=env, timeout=300)
+    parallel = subprocess.run([mpiexec(), "-n", "2", sys.executable, *arguments, "--data-parallel"],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert single.returncode == 0 and parallel.returncode == 0, parallel.stderr[-3000:]
+
+    def accuracies(stdout):
+        return [line for line in stdout.splitlines() if "accuracy" in line]
+
+    assert len(accuracies(single.stdout)) >= 4
+    # the same accuracies, printed once (by rank 0)
+    assert accuracies(parallel.stdout) == accuracies(single.stdout)
+    assert parallel.stdout.count("Finished training network.") == 1
