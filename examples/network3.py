@@ -106,6 +106,9 @@ def load_digits_shared(validation_size=300, test_size=300, seed=0):
 
 #### Main class used to construct and train networks
 class Network:
+    #: ``--data-parallel``: the MPI communicator whose processes share each mini-batch
+    comm = None
+
     def __init__(self, layers, mini_batch_size):
         """Takes a list of `layers`, describing the network architecture, and
         a value for the `mini_batch_size` to be used during training.
@@ -134,6 +137,13 @@ class Network:
             if rule not in ("momentum", "nesterov_momentum"):
                 raise ValueError("momentum= goes with rule 'momentum' or 'nesterov_momentum', not %r" % rule)
             rule_options["momentum"] = momentum
+        if self.comm is not None:  # gradients averaged over the processes inside the step
+            from symupdates.distributed import data_parallel
+
+            def local_rule(loss, params):
+                return symupdates.RULES[rule](loss, params, eta, **rule_options)
+
+            return data_parallel(local_rule, comm=self.comm)(cost, self.params)
         return symupdates.RULES[rule](cost, self.params, eta, **rule_options)
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data, test_data,
@@ -150,6 +160,8 @@ class Network:
         validation_x, validation_y = validation_data
         test_x, test_y = test_data
 
+        # --data-parallel: each process takes its slice of every mini-batch (self.mini_batch_size each)
+        ranks, rank = (1, 0) if self.comm is None else (self.comm.Get_size(), self.comm.Get_rank())
         # compute number of minibatches for training, validation and testing
         num_training_batches = size(training_data) // mini_batch_size
         num_validation_batches = size(validation_data) // mini_batch_size
@@ -167,8 +179,9 @@ class Network:
         # accuracy in validation and test mini-batches.
         i = pt.lscalar()  # mini-batch index
         batch = slice(i * self.mini_batch_size, (i + 1) * self.mini_batch_size)
+        own = slice((i * ranks + rank) * self.mini_batch_size, (i * ranks + rank + 1) * self.mini_batch_size)
         train_mb = pytensor.function(
-            [i], cost, updates=updates, givens={self.x: training_x[batch], self.y: training_y[batch]}
+            [i], cost, updates=updates, givens={self.x: training_x[own], self.y: training_y[own]}
         )
         validate_mb_accuracy = pytensor.function(
             [i], self.layers[-1].accuracy(self.y),
@@ -196,14 +209,14 @@ class Network:
                 bar.update(minibatch_index + 1)
                 if (iteration + 1) % num_training_batches == 0:
                     bar.close()
-                    validation_accuracy = np.mean([validate_mb_accuracy(j) for j in range(num_validation_batches)])
+                    validation_accuracy = np.mean([validate_mb_accuracy(j) for j in range(num_validation_batches * ranks)])
                     print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
                     if validation_accuracy >= best_validation_accuracy:
                         print("This is the best validation accuracy to date.")
                         best_validation_accuracy = validation_accuracy
                         best_iteration = iteration
                         if test_data:
-                            test_accuracy = np.mean([test_mb_accuracy(j) for j in range(num_test_batches)])
+                            test_accuracy = np.mean([test_mb_accuracy(j) for j in range(num_test_batches * ranks)])
                             print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
                     sys.stdout.flush()
         print("Finished training network.")
@@ -440,7 +453,21 @@ def main(argv=None):
                         help="use only the first N training images (and N//5 validation/test)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, data split and dropout")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    parser.add_argument("--data-parallel", action="store_true",
+                        help="under mpiexec: each process trains on its slice of every mini-batch, "
+                        "gradients averaged over the processes; rank 0 prints")
     args = parser.parse_args(argv)
+    comm = None
+    if args.data_parallel:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        if comm.Get_rank() != 0:  # one process prints
+            sys.stdout = open(os.devnull, "w")
+            args.no_progress = True
+        if args.mini_batch_size % comm.Get_size():
+            parser.error("--mini-batch-size %d does not split over %d processes"
+                         % (args.mini_batch_size, comm.Get_size()))
     if args.rule not in symupdates.RULES:
         parser.error("unknown rule %r; choose one of: %s" % (args.rule, ", ".join(symupdates.RULES)))
     if args.epochs < 1 or args.mini_batch_size < 1:
@@ -473,8 +500,14 @@ def main(argv=None):
     image_side = int(round(np.sqrt(n_pixels)))
     if image_side * image_side != n_pixels:
         parser.error("images of %d pixels are not square" % n_pixels)
-    net = build_network(image_side, args.mini_batch_size, args.architecture, hidden=args.hidden,
+    ranks = 1 if comm is None else comm.Get_size()
+    net = build_network(image_side, args.mini_batch_size // ranks, args.architecture, hidden=args.hidden,
                         p_dropout=args.dropout)
+    if comm is not None:
+        from symupdates.distributed import broadcast_parameters
+
+        net.comm = comm
+        broadcast_parameters(net.params, comm=comm)
     print(
         "Training a %s network on %s: %d training, %d validation, %d test images; rule %s, eta %g%s"
         % (

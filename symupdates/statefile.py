@@ -7,6 +7,14 @@ counters of the schedules they use), keyed by the variable's name
 once (two rules' counters, unnamed parameters) get ``#2``, ``#3`` ... in
 the order of the updates, so the same code building the same updates finds
 the same entries.  Parameters are not included: save them as you do now.
+
+The state of a sharded data-parallel rule
+(``symupdates.distributed.data_parallel(rule, shard_state=True)``) is
+different on every rank: each rank writes and reads its own file,
+``state.rank<r>-of-<n>.npz`` for the ``path`` ``state.npz``
+(:func:`symupdates.distributed.shard_file`), so every rank calls
+:func:`save_state` and :func:`load_state` with the same ``path``; resuming
+needs the same number of ranks.
 """
 
 import os
@@ -26,6 +34,12 @@ __all__ = ["save_state", "load_state", "state_names"]
 #: Marks a file as ours; the value is the format version.
 FORMAT_KEY = "__symupdates_state_format__"
 FORMAT_VERSION = 1
+
+
+def _file_of_this_rank(variables, path):
+    from .distributed import shard_file  # imports no MPI; imported late to keep `import symupdates` light
+
+    return shard_file(variables, os.fspath(path))
 
 
 def state_names(updates):
@@ -49,9 +63,10 @@ def save_state(updates, path):
     was killed (its process is gone) are removed; those of a live writer are
     left alone.
     """
-    arrays = {name: var.get_value(borrow=True) for name, var in state_names(updates).items()}
+    named = state_names(updates)
+    arrays = {name: var.get_value(borrow=True) for name, var in named.items()}
     arrays[FORMAT_KEY] = np.asarray(FORMAT_VERSION)
-    path = os.fspath(path)
+    path = _file_of_this_rank(named.values(), path)
     directory = os.path.dirname(os.path.abspath(path))
     _remove_stale_temporaries(directory, os.path.basename(path))
     temporary, fd = _create_temporary(directory, os.path.basename(path))
@@ -139,7 +154,8 @@ def load_state(updates, path):
     nothing.
     """
     variables = state_names(updates)
-    values = _read_state_file(os.fspath(path))
+    path = _file_of_this_rank(variables.values(), path)
+    values = _read_state_file(path)
     missing = [n for n in variables if n not in values]
     extra = [n for n in values if n not in variables]
     if missing or extra:

@@ -88,11 +88,14 @@ def chain(*steps):
     def rule(loss_or_grads, params):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
+        apply_rule = steps[at]
+        if hasattr(apply_rule, "reduce_gradients"):  # data_parallel: transforms see the gradients of all ranks
+            grads, apply_rule = apply_rule.reduce_gradients(grads, params), apply_rule.apply_to_averaged
         for transform in steps[:at]:
             grads = transform(grads, params)
             if not isinstance(grads, (list, tuple)):
                 raise TypeError("chain: %r did not return a list of gradients (return_norm=True?)" % (transform,))
-        updates = steps[at](grads, params)
+        updates = apply_rule(grads, params)
         for wrapper in steps[at + 1:]:
             updates = wrapper(updates, params)
         return OrderedDict(with_schedules(updates))
