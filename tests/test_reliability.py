@@ -23,6 +23,7 @@ import symupdates
 from symupdates.eager import Optimizer
 from test_backends import rule_arguments
 from test_errors import no_new_shared  # noqa: F401 - a fixture
+from test_hypothesis import optax_yogi
 from test_rules_descent import chainer_rmsprop_graves, chainer_smorms3
 
 NAMES = list(symupdates.RULES)
@@ -276,12 +277,11 @@ def test_size_0_parameters_on_the_python_linker():
     size_0_run(NAMES, Mode(linker="py", optimizer=None))
 
 
-SIZE_0_GROUPS = [NAMES[k:k + 8] for k in range(0, len(NAMES), 8)]
-
-
-@pytest.mark.parametrize("names", SIZE_0_GROUPS, ids=["-".join(g[:2]) + "..." for g in SIZE_0_GROUPS])
-def test_size_0_parameters_on_numba(names):
-    size_0_run(names, "NUMBA")
+def test_size_0_parameters_on_numba():
+    # Numba compiles a kernel per rule and ndim (seconds each): the fused
+    # engine's rules share their row layout, represented by adam; sm3 and
+    # adagrad_window reduce over or index an axis of their own.
+    size_0_run(["adam", "sm3", "adagrad_window"], "NUMBA")
 
 
 # ---------------------------------------------------------------------------
@@ -318,11 +318,12 @@ def test_huge_finite_gradients_keep_parameters_finite(dtype):
 
 
 def test_overflowing_rules_overflow_in_their_references_too():
+    # Chainer's formulas and optax's yogi, transcribed, computing in float32 as they do
     g = np.full(3, HUGE["float32"])
     with np.errstate(over="ignore", invalid="ignore"):
-        for reference in (chainer_rmsprop_graves(), chainer_smorms3()):  # Chainer's formulas, in float32
-            step, init = reference
-            params, state = [np.ones(3, dtype="float32")], init([np.ones(3, dtype="float32")])
+        for step, init in (chainer_rmsprop_graves(), chainer_smorms3(), optax_yogi(0.01, 0.9, 0.999, 1e-3, 0.0)):
+            params = [np.ones(3, dtype="float32")]
+            state = init(params)
             for t in range(1, 3):
                 params, state = step(params, [g], state, t)
             assert not np.all(np.isfinite(params[0]))
@@ -333,17 +334,6 @@ def test_overflowing_rules_overflow_in_their_references_too():
     p.grad = torch.full((4, 3), 1e30, dtype=torch.float32)
     optimizer.step()
     assert not torch.all(torch.isfinite(p))
-
-    import jax.numpy as jnp
-    import optax
-
-    yogi = optax.yogi(0.01)
-    x = jnp.ones(3, jnp.float32)
-    state = yogi.init(x)
-    for _ in range(2):
-        update, state = yogi.update(jnp.full(3, 1e30, jnp.float32), state, x)
-        x = optax.apply_updates(x, update)
-    assert not np.all(np.isfinite(np.asarray(x)))
 
 
 def test_skip_nonfinite_catches_the_overflowing_rules():

@@ -1,0 +1,351 @@
+"""Property-based: every element-wise rule against a NumPy transcription, on random inputs.
+
+For each element-wise rule, hypothesis draws the shapes of five parameters
+(0-d to 4-d, size 0 included), in-range hyperparameters and a seed for the
+gradients; the compiled rule runs a few steps on float32 and float64 copies
+of those parameters at once, and every parameter after every step must
+equal the transcription's, computed in float64.  The transcriptions are
+the ones the reference tests use (``test_formulas``, Chainer's, Keras 2's,
+lion-pytorch's), plus those of the rules whose references are otherwise
+golden files (written below from torch.optim's and optax's published
+algorithms).
+
+Each rule is compiled once per backend (the Python linker and Numba, the
+default backend), with shapes not static and hyperparameters as symbolic
+inputs, and that function is reused for every example: the optimizer state
+is reset to its initial value, at the example's shapes, before each one.
+"""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytensor.compile.mode import Mode
+
+import symupdates
+import test_formulas as formulas
+from test_rules_adam import chainer_adam, keras2_nadam
+from test_rules_descent import chainer_rmsprop_graves, chainer_smorms3, lion_pytorch
+
+NDIMS = range(5)
+DTYPES = ["float32", "float64"]
+STEPS = 7  # RAdam's adaptive branch starts at step 6 with its default threshold
+TOLERANCE = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+
+def _zeros(params, count=1):
+    return [[np.zeros_like(p) for p in params] for _ in range(count)]
+
+
+# ---------------------------------------------------------------------------
+# transcriptions not found elsewhere in the tests; each returns
+# (step(params, grads, state, t), init_state(params)) like harness.numpy_trajectory's
+
+
+def torch_asgd(lr, lambd, alpha, t0):
+    # torch.optim.ASGD: the step size eta decays after each step; the average does not touch the parameters.
+    def step(params, grads, state, t):
+        eta = lr / (1 + lambd * lr * (t - 1)) ** alpha
+        return [p * (1 - lambd * eta) - eta * g for p, g in zip(params, grads)], state
+
+    return step, lambda params: None
+
+
+def torch_adamw(lr, beta1, beta2, eps, weight_decay):
+    # torch.optim.AdamW: decoupled decay first, then Adam with eps added to sqrt(v_hat).
+    def step(params, grads, state, t):
+        ms, vs = state
+        ms = [beta1 * m + (1 - beta1) * g for m, g in zip(ms, grads)]
+        vs = [beta2 * v + (1 - beta2) * g * g for v, g in zip(vs, grads)]
+        new = [
+            p * (1 - lr * weight_decay) - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+            for p, m, v in zip(params, ms, vs)
+        ]
+        return new, (ms, vs)
+
+    return step, lambda params: _zeros(params, 2)
+
+
+def torch_radam(lr, beta1, beta2, eps, threshold):
+    # torch.optim.RAdam (Liu et al. 2020, Algorithm 2); torch's threshold is 5.
+    rho_inf = 2 / (1 - beta2) - 1
+
+    def step(params, grads, state, t):
+        ms, vs = state
+        ms = [beta1 * m + (1 - beta1) * g for m, g in zip(ms, grads)]
+        vs = [beta2 * v + (1 - beta2) * g * g for v, g in zip(vs, grads)]
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        new = []
+        for p, m, v in zip(params, ms, vs):
+            m_hat = m / (1 - beta1**t)
+            if rho_t > threshold:
+                rect = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                new.append(p - lr * m_hat * rect * np.sqrt(1 - beta2**t) / (np.sqrt(v) + eps))
+            else:
+                new.append(p - lr * m_hat)
+        return new, (ms, vs)
+
+    return step, lambda params: _zeros(params, 2)
+
+
+def optax_adabelief(lr, b1, b2, eps, eps_root):
+    # optax.scale_by_belief: the second moment of the prediction error, eps_root added to the state.
+    def step(params, grads, state, t):
+        ms, ss = state
+        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
+        ss = [b2 * s + (1 - b2) * (g - m) ** 2 + eps_root for s, g, m in zip(ss, grads, ms)]
+        new = [p - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps) for p, m, s in zip(params, ms, ss)]
+        return new, (ms, ss)
+
+    return step, lambda params: _zeros(params, 2)
+
+
+def optax_yogi(lr, b1, b2, eps, eps_root, initial_accumulator_value=1e-6):
+    # optax.scale_by_yogi: an additive second-moment update by the sign of its error.
+    def step(params, grads, state, t):
+        ms, vs = state
+        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
+        vs = [v - (1 - b2) * np.sign(v - g * g) * g * g for v, g in zip(vs, grads)]
+        new = [p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t) + eps_root) + eps)
+               for p, m, v in zip(params, ms, vs)]
+        return new, (ms, vs)
+
+    def init(params):
+        return [[np.full_like(p, initial_accumulator_value) for p in params] for _ in range(2)]
+
+    return step, init
+
+
+def optax_adan(lr, b1, b2, b3, eps, eps_root, weight_decay):
+    # optax.adan: scale_by_adan (Xie et al. 2022, Algorithm 1), decayed weights, learning rate.
+    def step(params, grads, state, t):
+        ms, vs, ns, previous = state
+        diffs = [np.zeros_like(g) if t == 1 else g - q for g, q in zip(grads, previous)]
+        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
+        vs = [b2 * v + (1 - b2) * d for v, d in zip(vs, diffs)]
+        ns = [b3 * n + (1 - b3) * (g + (1 - b2) * d) ** 2 for n, g, d in zip(ns, grads, diffs)]
+        new = []
+        for p, m, v, n in zip(params, ms, vs, ns):
+            u = (m / (1 - b1**t) + (1 - b2) * v / (1 - b2**t)) / (np.sqrt(n / (1 - b3**t) + eps_root) + eps)
+            new.append(p - lr * (u + weight_decay * p))
+        return new, (ms, vs, ns, [g.copy() for g in grads])
+
+    return step, lambda params: _zeros(params, 4)
+
+
+def optax_sign_sgd(lr):
+    def step(params, grads, state, t):
+        return [p - lr * np.sign(g) for p, g in zip(params, grads)], state
+
+    return step, lambda params: None
+
+
+def optax_signum(lr, beta):
+    def step(params, grads, state, t):
+        ms = [beta * m + (1 - beta) * g for m, g in zip(state, grads)]
+        return [p - lr * np.sign(m) for p, m in zip(params, ms)], ms
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
+
+
+def torch_rprop(lr, etaminus, etaplus, step_size_min, step_size_max):
+    # torch.optim.Rprop: the sign of grad * prev_grad grows or shrinks each element's step size.
+    def step(params, grads, state, t):
+        previous, sizes = state
+        new, new_previous, new_sizes = [], [], []
+        for p, g, q, size in zip(params, grads, previous, sizes):
+            same = g * q
+            factor = np.where(same > 0, etaplus, np.where(same < 0, etaminus, 1.0))
+            size = np.clip(size * factor, step_size_min, step_size_max)
+            g = np.where(same < 0, 0.0, g)
+            new.append(p - np.sign(g) * size)
+            new_previous.append(g)
+            new_sizes.append(size)
+        return new, (new_previous, new_sizes)
+
+    return step, lambda params: ([np.zeros_like(p) for p in params], [np.full_like(p, lr) for p in params])
+
+
+# ---------------------------------------------------------------------------
+# the rules: hyperparameter strategies (in range, away from degenerate corners)
+# and the transcription called with them
+
+lr = st.floats(1e-3, 0.5)
+decay = st.floats(0.0, 0.99)
+epsilon = st.floats(1e-8, 1e-2)
+
+#: name -> (strategies of the rule's hyperparameters, transcription(**hyper) -> (step, init))
+RULES = {
+    "sgd": ({"learning_rate": lr}, lambda h: formulas.reference_sgd(h["learning_rate"])),
+    "momentum": ({"learning_rate": lr, "momentum": decay}, lambda h: formulas.reference_momentum(**h)),
+    "nesterov_momentum": ({"learning_rate": lr, "momentum": decay},
+                          lambda h: formulas.reference_nesterov_momentum(**h)),
+    "asgd": ({"learning_rate": lr, "lambd": st.floats(0.0, 1.0), "alpha": st.floats(0.0, 1.0),
+              "t0": st.floats(0.0, 10.0)},
+             lambda h: torch_asgd(h["learning_rate"], h["lambd"], h["alpha"], h["t0"])),
+    "adagrad": ({"learning_rate": lr, "epsilon": epsilon}, lambda h: formulas.reference_adagrad(**h)),
+    "rmsprop": ({"learning_rate": lr, "rho": decay, "epsilon": epsilon}, lambda h: formulas.reference_rmsprop(**h)),
+    "adadelta": ({"learning_rate": lr, "rho": decay, "epsilon": epsilon}, lambda h: formulas.reference_adadelta(**h)),
+    "rmsprop_graves": ({"learning_rate": lr, "rho": decay, "momentum": decay, "epsilon": st.floats(1e-4, 1e-2)},
+                       lambda h: chainer_rmsprop_graves(h["learning_rate"], h["rho"], h["momentum"], h["epsilon"])),
+    "smorms3": ({"learning_rate": lr, "epsilon": epsilon}, lambda h: chainer_smorms3(h["learning_rate"], h["epsilon"])),
+    "adam": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
+             lambda h: formulas.reference_adam(**h)),
+    "adamax": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
+               lambda h: formulas.reference_adamax(**h)),
+    "amsgrad": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
+                lambda h: formulas.reference_amsgrad(**h)),
+    "adamw": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon,
+               "weight_decay": st.floats(0.0, 1.0)},
+              lambda h: torch_adamw(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["weight_decay"])),
+    "radam": ({"learning_rate": lr, "beta1": decay, "beta2": st.floats(0.5, 0.999), "epsilon": epsilon,
+               "threshold": st.floats(4.0, 6.0)},
+              lambda h: torch_radam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["threshold"])),
+    "nadam": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon,
+               "schedule_decay": st.floats(0.0, 1.0)},
+              lambda h: keras2_nadam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["schedule_decay"])),
+    "adabelief": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon, "epsilon_root": epsilon},
+                  lambda h: optax_adabelief(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"],
+                                            h["epsilon_root"])),
+    "yogi": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon, "epsilon_root": epsilon},
+             lambda h: optax_yogi(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["epsilon_root"])),
+    "adan": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "beta3": decay, "epsilon": epsilon,
+              "epsilon_root": epsilon, "weight_decay": st.floats(0.0, 1.0)},
+             lambda h: optax_adan(h["learning_rate"], h["beta1"], h["beta2"], h["beta3"], h["epsilon"],
+                                  h["epsilon_root"], h["weight_decay"])),
+    "adabound": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "final_lr": st.floats(0.0, 1.0),
+                  "gamma": st.floats(1e-3, 1.0), "epsilon": epsilon},
+                 lambda h: chainer_adam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], adabound=True,
+                                        final_lr=h["final_lr"], gamma=h["gamma"])),
+    "amsbound": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "final_lr": st.floats(0.0, 1.0),
+                  "gamma": st.floats(1e-3, 1.0), "epsilon": epsilon},
+                 lambda h: chainer_adam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], amsgrad=True,
+                                        adabound=True, final_lr=h["final_lr"], gamma=h["gamma"])),
+    "sign_sgd": ({"learning_rate": lr}, lambda h: optax_sign_sgd(h["learning_rate"])),
+    "signum": ({"learning_rate": lr, "beta": decay}, lambda h: optax_signum(h["learning_rate"], h["beta"])),
+    "lion": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "weight_decay": st.floats(0.0, 1.0)},
+             lambda h: lion_pytorch(h["learning_rate"], h["beta1"], h["beta2"], h["weight_decay"])),
+    "rprop": ({"learning_rate": lr, "etaminus": st.floats(0.1, 0.9), "etaplus": st.floats(1.1, 2.0),
+               "step_size_min": st.floats(0.0, 1e-3), "step_size_max": st.floats(0.5, 50.0)},
+              lambda h: torch_rprop(h["learning_rate"], h["etaminus"], h["etaplus"], h["step_size_min"],
+                                    h["step_size_max"])),
+}
+
+BACKENDS = {"py": lambda: Mode(linker="py", optimizer="fast_run"), "numba": lambda: "NUMBA"}
+
+#: The (dtype, ndim) of each parameter a rule is compiled for.  On the Python
+#: linker every combination.  Numba compiles a kernel per rule, dtype and
+#: ndim (about 4 s of CPU each), so there each rule gets one combination,
+#: rotated over the rules so that every dtype and ndim is compiled; every
+#: rule's Numba kernels for (), (3,) and (2, 3) in both dtypes are compared
+#: with the Python linker in test_backends.
+ALL_COMBINATIONS = [(dtype, n) for dtype in DTYPES for n in NDIMS]
+
+
+def combinations(name, backend):
+    if backend == "py":
+        return ALL_COMBINATIONS
+    index = list(RULES).index(name)
+    return [(DTYPES[index % 2], index % len(NDIMS))]
+
+
+#: Rules whose state is not element-wise: per-tensor norms (layer-wise), per-axis
+#: or factored accumulators, matrix iterations, a window of past gradients.
+NOT_ELEMENTWISE = {"lamb", "lars", "novograd", "fromage", "adafactor", "muon", "sm3", "adagrad_window"}
+
+
+def test_every_elementwise_rule_is_covered():
+    assert set(RULES) | NOT_ELEMENTWISE == set(symupdates.RULES)
+    assert not set(RULES) & NOT_ELEMENTWISE
+
+
+# ---------------------------------------------------------------------------
+# one compiled step per (rule, backend), both dtypes and every ndim at once
+
+
+class Compiled:
+    """One compiled step of rule ``name`` for parameters of every (dtype, ndim) in ``combinations``."""
+
+    def __init__(self, name, mode, combinations):
+        strategies, _ = RULES[name]
+        self.combinations = combinations
+        self.hyper = {k: pt.scalar(k, dtype="float64") for k in strategies}
+        self.params = [pytensor.shared(np.ones((1,) * n, dtype=dtype), name="p%d" % i, shape=(None,) * n)
+                       for i, (dtype, n) in enumerate(combinations)]
+        self.grads = [pt.tensor("g", dtype=dtype, shape=(None,) * n) for dtype, n in combinations]
+        # params of one dtype share a rule call, as in a model
+        updates = {}
+        for dtype in DTYPES:
+            mine = [i for i, (d, _) in enumerate(combinations) if d == dtype]
+            if mine:
+                updates.update(symupdates.RULES[name]([self.grads[i] for i in mine], [self.params[i] for i in mine],
+                                                      **self.hyper))
+        # every state variable with its initial value (every parameter starts with one element)
+        self.state = [(var, var.get_value().copy()) for var in symupdates.state_variables(updates)]
+        self.step = pytensor.function(self.grads + list(self.hyper.values()), [], updates=updates, mode=mode)
+
+    def reset(self, values):
+        """Parameters set to ``values``; the state to its initial value at their shapes."""
+        shapes = {}
+        for p, v in zip(self.params, values):
+            p.set_value(v.copy())
+            shapes[p.name] = v.shape
+        for var, initial in self.state:
+            owner = var.name.split(".")[0]
+            if owner in shapes and initial.ndim:
+                var.set_value(np.full(shapes[owner] + initial.shape[len(shapes[owner]):], initial.flat[0],
+                                      dtype=initial.dtype))
+            else:
+                var.set_value(initial.copy())
+
+
+_compiled = {}
+
+
+def compiled(name, backend):
+    if (name, backend) not in _compiled:
+        _compiled[name, backend] = Compiled(name, BACKENDS[backend](), combinations(name, backend))
+    return _compiled[name, backend]
+
+
+@st.composite
+def examples(draw, name, ndims):
+    strategies, _ = RULES[name]
+    shapes = [draw(st.tuples(*[st.integers(0, 3)] * n)) for n in ndims]
+    hyper = {k: draw(s) for k, s in strategies.items()}
+    seed = draw(st.integers(0, 2**32 - 1))
+    return shapes, hyper, seed
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("name", list(RULES))
+def test_compiled_rule_equals_numpy_transcription(name, backend):
+    function = compiled(name, backend)
+    _, transcription = RULES[name]
+    dtypes = [dtype for dtype, _ in function.combinations]
+
+    @settings(max_examples=6, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(examples(name, [n for _, n in function.combinations]))
+    def check(example):
+        shapes, hyper, seed = example
+        rng = np.random.default_rng(seed)
+        init = [rng.normal(size=s).astype(dtype) for s, dtype in zip(shapes, dtypes)]
+        grads = [[rng.normal(size=s).astype(dtype) for s, dtype in zip(shapes, dtypes)] for _ in range(STEPS)]
+        function.reset(init)
+        # the transcription sees exactly the numbers the compiled rule sees, and computes in float64
+        step, init_state = transcription(hyper)
+        params = [v.astype("float64") for v in init]
+        state = init_state(params)
+        for t in range(STEPS):
+            params, state = step(params, [g.astype("float64") for g in grads[t]], state, t + 1)
+            function.step(*grads[t], *hyper.values())
+            for i, (p, want) in enumerate(zip(function.params, params)):
+                got = p.get_value()
+                assert got.dtype == dtypes[i] and got.shape == shapes[i]
+                np.testing.assert_allclose(got, want, **TOLERANCE[dtypes[i]], err_msg="%s %s %s, step %d, %s" % (
+                    name, dtypes[i], shapes[i], t + 1, hyper))
+
+    check()
