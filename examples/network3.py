@@ -27,7 +27,6 @@ main job.
 
 import argparse
 import gzip
-import os
 import pickle
 import sys
 import time
@@ -36,9 +35,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import symupdates  # noqa: E402
-from symupdates.cli import ProgressBar  # noqa: E402
+from tqdm import tqdm
+
+import symupdates
 
 floatX = pytensor.config.floatX
 
@@ -186,14 +185,14 @@ class Network:
         best_iteration = 0
         test_accuracy = 0.0
         for epoch in range(epochs):
-            bar = ProgressBar(num_training_batches, "epoch %d" % epoch, enabled=progress)
+            bar = tqdm(total=num_training_batches, desc="epoch %d" % epoch, file=sys.stderr, disable=not progress)
             for minibatch_index in range(num_training_batches):
                 iteration = num_training_batches * epoch + minibatch_index
                 if iteration % 1000 == 0:
-                    bar.clear()
-                    print("Training mini-batch number {0}".format(iteration), flush=True)
+                    bar.write("Training mini-batch number {0}".format(iteration), file=sys.stdout)
+                    sys.stdout.flush()
                 train_mb(minibatch_index)
-                bar.update(minibatch_index + 1)
+                bar.update()
                 if (iteration + 1) % num_training_batches == 0:
                     bar.close()
                     validation_accuracy = np.mean([validate_mb_accuracy(j) for j in range(num_validation_batches)])
