@@ -69,7 +69,7 @@ def signum(loss_or_grads, params, learning_rate, beta=0.9):
 @update_rule(
     anchors={
         "optax.lion": {},
-        "lion-pytorch": {"learning_rate": 1e-4, "weight_decay": 0.0},
+        "lion_pytorch.Lion": {"learning_rate": 1e-4, "weight_decay": 0.0},
     }
 )
 def lion(loss_or_grads, params, learning_rate=1e-4, beta1=0.9, beta2=0.99, weight_decay=1e-3):
