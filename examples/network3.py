@@ -7,18 +7,31 @@ L2 regularisation, mini-batch training with per-epoch validation and test
 accuracy.  What changed in the port:
 
 * Python 3 (``range``, ``//``, ``pickle`` with ``encoding="latin1"`` for
-  the Python 2 ``mnist.pkl.gz``), PyTensor in place of Theano.  PyTensor
-  has no ``conv2d`` or ``max_pool_2d``: the convolution is a sum of
-  shifted slices (a tensordot per filter offset) and the pooling a reshape
-  and a max, both differentiated by PyTensor as usual.
+  the Python 2 ``mnist.pkl.gz``), PyTensor in place of Theano; it runs on
+  PyTensor 3 and on 2.38, PyMC's line.
+* Convolution and pooling.  PyTensor has no ``conv2d`` and no pooling, so
+  ``conv2d_valid`` gathers every image patch with one constant index
+  ("im2col") and multiplies the patches by the filter matrix: a "valid"
+  cross-correlation, ``out[n, f, i, j] = sum_{c,u,v} image[n, c, i+u, j+v]
+  * w[f, c, u, v]``.  Theano's ``conv2d`` flips the filters (a true
+  convolution), so weights trained by the original need
+  ``w[:, :, ::-1, ::-1]`` here.  ``max_pool_2d`` pools by a reshape and a
+  ``max``.  PyTensor differentiates both as usual.
+* The softmax is taken over the class axis (``softmax(..., axis=-1)``):
+  PyTensor's default normalises over all elements.
+* Dropout draws its masks from a NumPy ``Generator`` in a shared
+  variable; its next state is in the training function's updates (``draw``
+  hides how PyTensor 3 and 2.38 return it), since PyTensor no longer
+  advances random streams by itself.
 * ``Network.SGD`` takes ``momentum=`` (classical momentum through
-  :func:`symupdates.momentum`, the question asked in the seed document)
-  and ``rule=`` (any rule of ``symupdates.RULES`` by name, with
-  ``rule_options`` for its other hyperparameters); ``eta`` is always the
-  learning rate.  Without either it is plain SGD, as in the original.
+  :func:`symupdates.momentum`) and ``rule=`` (any rule of
+  ``symupdates.RULES`` by name, with ``rule_options`` for its other
+  hyperparameters); ``eta`` is always the learning rate.  Without either
+  it is plain SGD, as in the original.
 * The data: scikit-learn's bundled 8x8 digits by default (no download),
-  or MNIST from network3's ``mnist.pkl.gz`` when a path is given.  A
-  progress bar (on standard error) shows the mini-batches of each epoch.
+  or MNIST from network3's ``mnist.pkl.gz`` when a path is given.  A tqdm
+  progress bar on standard error shows the mini-batches of each epoch
+  (``--no-progress`` turns it off).
 
 Run ``python examples/network3.py --help`` for the options; the default
 run (a small convolutional net on the bundled digits) is the project's
@@ -27,7 +40,6 @@ main job.
 
 import argparse
 import gzip
-import os
 import pickle
 import sys
 import time
@@ -36,9 +48,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import symupdates  # noqa: E402
-from symupdates.cli import ProgressBar  # noqa: E402
+from tqdm import tqdm
+
+import symupdates
 
 floatX = pytensor.config.floatX
 
@@ -199,14 +211,14 @@ class Network:
         best_iteration = 0
         test_accuracy = 0.0
         for epoch in range(epochs):
-            bar = ProgressBar(num_training_batches, "epoch %d" % epoch, enabled=progress)
+            bar = tqdm(total=num_training_batches, desc="epoch %d" % epoch, file=sys.stderr, disable=not progress)
             for minibatch_index in range(num_training_batches):
                 iteration = num_training_batches * epoch + minibatch_index
                 if iteration % 1000 == 0:
-                    bar.clear()
-                    print("Training mini-batch number {0}".format(iteration), flush=True)
+                    bar.write("Training mini-batch number {0}".format(iteration), file=sys.stdout)
+                    sys.stdout.flush()
                 train_mb(minibatch_index)
-                bar.update(minibatch_index + 1)
+                bar.update()
                 if (iteration + 1) % num_training_batches == 0:
                     bar.close()
                     validation_accuracy = np.mean([validate_mb_accuracy(j) for j in range(num_validation_batches * ranks)])
@@ -365,13 +377,27 @@ def size(data):
     return data[0].get_value(borrow=True).shape[0]
 
 
+def draw(distribution, rng, **kwargs):
+    """``(next generator, value)`` of one draw from ``distribution`` with generator ``rng``.
+
+    PyTensor 3 returns both when asked (``return_next_rng=True``) and
+    deprecates the old form; PyTensor 2.38 (PyMC's line) only has the old
+    form, where the next generator is the draw node's first output.
+    """
+    try:
+        return distribution(rng=rng, return_next_rng=True, **kwargs)
+    except TypeError:  # PyTensor 2.38: no return_next_rng
+        value = distribution(rng=rng, **kwargs)
+        return value.owner.outputs[0], value
+
+
 def dropout_layer(layer, p_dropout):
     """Zero each unit with probability ``p_dropout`` (the identity when it is 0).
 
     The mask is drawn from a NumPy ``Generator`` held in a shared variable,
-    the one form of PyTensor random variables that PyTensor 2.38 (PyMC's
-    line) and 3 share.  The generator must advance at every training step:
-    the pair ``(generator, next generator)`` is attached to the result as
+    the form of PyTensor random variables that PyTensor 2.38 and 3 share.
+    The generator must advance at every training step: the pair
+    ``(generator, next generator)`` is attached to the result as
     ``tag.rng_updates`` and added to the training function's updates by
     :meth:`Network.SGD`.
     """
@@ -379,9 +405,9 @@ def dropout_layer(layer, p_dropout):
         return layer
     seed = np.random.RandomState(SEED).randint(999999)
     rng = pytensor.shared(np.random.default_rng(seed), name="dropout_rng")
-    mask = pt.random.binomial(n=1, p=1 - p_dropout, size=layer.shape, rng=rng)
+    next_rng, mask = draw(pt.random.binomial, rng, n=1, p=1 - p_dropout, size=layer.shape)
     dropped = layer * pt.cast(mask, floatX)
-    dropped.tag.rng_updates = [(rng, mask.owner.outputs[0])]  # the generator after the draw
+    dropped.tag.rng_updates = [(rng, next_rng)]
     return dropped
 
 

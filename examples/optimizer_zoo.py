@@ -1,6 +1,6 @@
 """Every optimizer of "机器学习优化器（公式+代码）" on the document's two problems.
 
-The document (seed 003) presents SGD, Adagrad, Adadelta, Adam, AdaMax,
+The document presents SGD, Adagrad, Adadelta, Adam, AdaMax,
 Nadam, Momentum and RMSprop, each with a formula or a snippet, on two
 problems:
 
@@ -133,7 +133,7 @@ def train(problem, rule, kwargs, lr, mode=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="The optimizers of seed 003 compared on its two problems")
+    parser = argparse.ArgumentParser(description="The optimizers of a classic optimizer overview (formulas + code) compared on its two problems")
     parser.add_argument("--output", default="optimizer_zoo.png", help="loss-curve plot (default optimizer_zoo.png)")
     parser.add_argument("--steps-scale", type=float, default=1.0,
                         help="multiply the document's step counts (1000 and 100) by this (default 1)")

@@ -24,61 +24,7 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-
-
-class ProgressBar:
-    """A one-line text progress bar on standard error.
-
-    On a terminal it redraws in place (at most every 0.1 s); elsewhere (a
-    log file, a pipe) it writes one finished line when closed, so logs stay
-    readable.  ``enabled=False`` makes it silent.
-    """
-
-    def __init__(self, total, label="", width=30, stream=None, enabled=True):
-        self.total = max(int(total), 1)
-        self.label = label
-        self.width = width
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.interactive = enabled and getattr(self.stream, "isatty", lambda: False)()
-        self.count = 0
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
-        self._drawn = False
-
-    def _line(self):
-        filled = int(self.width * self.count / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        return "%s [%s] %d/%d %.1fs" % (self.label, bar, self.count, self.total, time.perf_counter() - self.start)
-
-    def update(self, count=None):
-        """Set the progress to ``count`` (default: one more)."""
-        self.count = self.count + 1 if count is None else count
-        if self.interactive:
-            now = time.perf_counter()
-            if now - self._last_draw >= 0.1 or self.count >= self.total:
-                self._last_draw = now
-                self.stream.write("\r" + self._line())
-                self.stream.flush()
-                self._drawn = True
-
-    def clear(self):
-        """Erase the bar on a terminal, so that a line can be printed."""
-        if self.interactive and self._drawn:
-            self.stream.write("\r" + " " * len(self._line()) + "\r")
-            self.stream.flush()
-            self._drawn = False
-
-    def close(self):
-        """Finish the line."""
-        if not self.enabled:
-            return
-        if self.interactive:
-            self.stream.write("\r" + self._line() + "\n")
-        else:
-            self.stream.write(self._line() + "\n")
-        self.stream.flush()
-        self.enabled = self.interactive = False
+from tqdm import tqdm
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +331,7 @@ def _run_all(args, problem, specs, out):
     learning_rate = problem.learning_rate if args.lr is None else args.lr
     start = tuple(args.start) if args.start else None
     total = steps * len(specs)
-    bar = ProgressBar(total, problem.name, enabled=not args.no_progress and total >= 1000)
+    bar = tqdm(total=total, desc=problem.name, file=sys.stderr, disable=args.no_progress or total < 1000)
     results = []
     for spec in specs:
         try:
@@ -393,7 +339,7 @@ def _run_all(args, problem, specs, out):
         except Exception as error:  # noqa: BLE001 - report the rule that cannot run here, go on with the rest
             results.append({"spec": spec, "label": spec.label(learning_rate), "trajectory": [], "values": [],
                             "status": "error: %s" % str(error).splitlines()[0], "seconds": 0.0})
-        bar.update(len(results) * steps)
+        bar.update(len(results) * steps - bar.n)  # a rule that failed early still counts its steps
     bar.close()
     return results
 

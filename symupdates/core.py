@@ -462,8 +462,10 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
 
     ``anchors`` maps a reference implementation, named ``module.Class`` or
     ``module.function`` (``"torch.optim.Adam"``, ``"optax.adam"``,
-    ``"lasagne.updates.adam"``, ...), to the keyword arguments that make the
-    rule reproduce its numbers; the tests run every anchor and the
+    ``"lasagne.updates.adam"``, ``"blocks.algorithms.RMSProp"``, ...; the
+    optimizers of standalone Keras 2.0-2.3, whose ``keras.optimizers`` module
+    name Keras 3 took over, are ``"keras2.optimizers.Adagrad"``, ...), to the
+    keyword arguments that make the rule reproduce its numbers; the tests run every anchor and the
     documentation's rule table is generated from it.  Use as ``@update_rule``
     or ``@update_rule(anchors={...})``.
 

@@ -1,5 +1,6 @@
 """The command line: python -m symupdates trace / compare / list."""
 
+import contextlib
 import io
 import os
 import subprocess
@@ -154,35 +155,13 @@ def test_problem_minima_are_minima():
 # the progress bar
 
 
-class FakeTerminal(io.StringIO):
-    def isatty(self):
-        return True
+def test_progress_bar_is_tqdms():
+    from tqdm import tqdm
 
-
-def test_progress_bar_on_a_pipe_writes_one_finished_line():
-    stream = io.StringIO()
-    bar = cli.ProgressBar(4, "work", width=8, stream=stream)
-    for _ in range(4):
-        bar.update()
-    assert stream.getvalue() == ""
-    bar.close()
-    line = stream.getvalue()
-    assert line.startswith("work [########] 4/4 ") and line.endswith("s\n") and line.count("\n") == 1
-
-
-def test_progress_bar_on_a_terminal_redraws_in_place():
-    stream = FakeTerminal()
-    bar = cli.ProgressBar(2, "t", width=4, stream=stream)
-    bar.update(1)
-    assert stream.getvalue().startswith("\rt [##..] 1/2")
-    bar.update(2)
-    bar.close()
-    assert stream.getvalue().endswith("\n") and "\rt [####] 2/2" in stream.getvalue()
-
-
-def test_progress_bar_disabled_is_silent():
-    stream = FakeTerminal()
-    bar = cli.ProgressBar(3, "quiet", stream=stream, enabled=False)
-    bar.update()
-    bar.close()
-    assert stream.getvalue() == ""
+    assert cli.tqdm is tqdm and not hasattr(cli, "ProgressBar")
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status, text = run("compare", "--problem", "quadratic", "--rules", "sgd", "--steps", "1000")
+    assert status == 0
+    final = stderr.getvalue().replace("\r", "\n").splitlines()[-1]
+    assert final.startswith("quadratic: 100%|") and "| 1000/1000 [" in final

@@ -9,7 +9,7 @@ every parameter at every step with the reference:
   tests/reference/generate_torch_descent.py, and torch run live;
 * optax: golden trajectories of tests/reference/generate_optax_sign.py;
 * Keras 3: golden trajectories of tests/reference/generate_keras_descent.py;
-* Chainer, Keras 2, Lasagne, lion-pytorch and the EMA momentum of seed 003: NumPy
+* Chainer, Keras 2, Lasagne, lion-pytorch and momentum as a moving average: NumPy
   transcriptions of their published code and formulas, below, written from
   those sources and not from this package.
 
@@ -58,7 +58,7 @@ def problem():
 
 def our_trajectory(problem, rule, anchor, hyper):
     """Run ``rule`` with the anchor's keyword arguments overridden by ``hyper``."""
-    kwargs = dict(symupdates.RULES[rule].anchors[anchor], **hyper)
+    kwargs = dict(symupdates.RULES[rule].anchors[anchor] if anchor else {}, **hyper)
     return run_rule(symupdates.RULES[rule], problem, **kwargs)
 
 
@@ -284,7 +284,7 @@ def test_torch_learning_rate_outside_velocity_when_it_changes(problem):
 # ---------------------------------------------------------------------------
 # NumPy transcriptions: Chainer's optimizers (chainer/optimizers/*.py),
 # standalone Keras 2's optimizers, Lasagne's documented formulas,
-# lion-pytorch, seed 003.
+# lion-pytorch, momentum as a moving average (Ng's deeplearning.ai form).
 # Each returns (step, init_state) for harness.numpy_trajectory.
 
 
@@ -394,8 +394,8 @@ def lasagne_momentum(learning_rate, momentum=0.9, nesterov=False):
     return step, lambda params: zeros(params, 1)
 
 
-def seed_003_ema_momentum(learning_rate, beta):
-    """Seed 003's Momentum: v = beta * v + (1 - beta) * dw; w = w - learning_rate * v."""
+def ema_momentum(learning_rate, beta):
+    """Momentum as a moving average: v = beta * v + (1 - beta) * dw; w = w - learning_rate * v (v from 0)."""
 
     def step(params, grads, state, t):
         (v,) = state
@@ -441,10 +441,10 @@ TRANSCRIBED = {
         chainer_adagrad(lr=0.2, eps=1e-3),
     ),
     "chainer_rmsprop": ("rmsprop", "chainer.optimizers.RMSprop", {}, chainer_rmsprop()),
-    "keras2_adagrad": ("adagrad", "Keras 2 Adagrad", {}, keras2_adagrad()),
-    "keras2_rmsprop": ("rmsprop", "Keras 2 RMSprop", {}, keras2_rmsprop()),
+    "keras2_adagrad": ("adagrad", "keras2.optimizers.Adagrad", {}, keras2_adagrad()),
+    "keras2_rmsprop": ("rmsprop", "keras2.optimizers.RMSprop", {}, keras2_rmsprop()),
     "keras2_rmsprop_options": (
-        "rmsprop", "Keras 2 RMSprop", {"learning_rate": 0.01, "rho": 0.8}, keras2_rmsprop(lr=0.01, rho=0.8),
+        "rmsprop", "keras2.optimizers.RMSprop", {"learning_rate": 0.01, "rho": 0.8}, keras2_rmsprop(lr=0.01, rho=0.8),
     ),
     "chainer_rmsprop_graves": ("rmsprop_graves", "chainer.optimizers.RMSpropGraves", {}, chainer_rmsprop_graves()),
     "chainer_rmsprop_graves_options": (
@@ -457,18 +457,19 @@ TRANSCRIBED = {
         "smorms3", "chainer.optimizers.SMORMS3", {"learning_rate": 0.05, "epsilon": 1e-8},
         chainer_smorms3(lr=0.05, eps=1e-8),
     ),
-    "lasagne_sgd": ("sgd", "Lasagne", {"learning_rate": 0.05}, lasagne_momentum(0.05, momentum=0.0)),
-    "lasagne_momentum": ("momentum", "Lasagne", {"learning_rate": 0.05}, lasagne_momentum(0.05)),
+    "lasagne_sgd": ("sgd", "lasagne.updates.sgd", {"learning_rate": 0.05}, lasagne_momentum(0.05, momentum=0.0)),
+    "lasagne_momentum": ("momentum", "lasagne.updates.momentum", {"learning_rate": 0.05}, lasagne_momentum(0.05)),
     "lasagne_nesterov_momentum": (
-        "nesterov_momentum", "Lasagne", {"learning_rate": 0.05, "momentum": 0.8},
+        "nesterov_momentum", "lasagne.updates.nesterov_momentum", {"learning_rate": 0.05, "momentum": 0.8},
         lasagne_momentum(0.05, momentum=0.8, nesterov=True),
     ),
-    "seed_003_ema_momentum": (
-        "momentum", "seed 003 EMA momentum", {"learning_rate": 0.1}, seed_003_ema_momentum(0.1, beta=0.9),
+    "ema_momentum": (
+        "momentum", None, {"learning_rate": 0.1, "momentum": 0.9, "dampening": 0.9, "learning_rate_in_velocity": False},
+        ema_momentum(0.1, beta=0.9),
     ),
-    "lion_pytorch": ("lion", "lion-pytorch", {}, lion_pytorch()),
+    "lion_pytorch": ("lion", "lion_pytorch.Lion", {}, lion_pytorch()),
     "lion_pytorch_decay": (
-        "lion", "lion-pytorch", {"learning_rate": 0.01, "weight_decay": 0.5},
+        "lion", "lion_pytorch.Lion", {"learning_rate": 0.01, "weight_decay": 0.5},
         lion_pytorch(lr=0.01, weight_decay=0.5),
     ),
 }
@@ -486,22 +487,29 @@ def test_every_anchor_is_checked():
     checked |= {(rule, anchor) for rule, anchor, _, _ in TRANSCRIBED.values()}
     # Lasagne's adagrad, rmsprop and adadelta are checked against their
     # transcriptions in tests/test_formulas.py with the defaults ({}).
-    checked |= {("adagrad", "Lasagne"), ("rmsprop", "Lasagne"), ("adadelta", "Lasagne")}
+    checked |= {(rule, "lasagne.updates." + rule) for rule in ("adagrad", "rmsprop", "adadelta")}
+    # Blocks' anchors are checked with the numbers of Blocks' own tests, in tests/test_blocks.py.
+    checked |= {("sgd", "blocks.algorithms.Scale"), ("momentum", "blocks.algorithms.Momentum"),
+                ("adagrad", "blocks.algorithms.AdaGrad"), ("rmsprop", "blocks.algorithms.RMSProp"),
+                ("adadelta", "blocks.algorithms.AdaDelta")}
+    checked.discard(("momentum", None))
     declared = {(rule, anchor) for rule in RULES for anchor in symupdates.RULES[rule].anchors}
     assert declared - checked == set()
     assert {rule for rule, _ in checked} == set(RULES)
 
 
 def test_lasagne_anchors_are_the_defaults():
-    for rule in RULES:
-        assert symupdates.RULES[rule].anchors.get("Lasagne", {}) == {}
+    lasagne = [rule for rule in RULES if "lasagne.updates." + rule in symupdates.RULES[rule].anchors]
+    assert lasagne == ["sgd", "momentum", "nesterov_momentum", "adagrad", "rmsprop", "adadelta"]
+    for rule in lasagne:
+        assert symupdates.RULES[rule].anchors["lasagne.updates." + rule] == {}
 
 
 # ---------------------------------------------------------------------------
 # the switches: equivalences that hold by algebra
 
 
-def test_dampening_with_first_step_dampened_is_seed_003_not_torch(problem):
+def test_dampening_with_first_step_dampened_is_the_moving_average_not_torch(problem):
     ours = our_trajectory(problem, "momentum", "torch.optim.SGD", {"learning_rate": 0.05, "dampening": 0.5,
                                                                     "momentum": 0.8, "dampen_first_step": True})
     torch_like = load_trajectory("torch_descent_sgd_momentum_dampening")
@@ -516,8 +524,8 @@ def test_rmsprop_graves_is_centered_rmsprop_with_momentum(problem):
     assert_trajectories_close(graves, centered, rtol=1e-9, atol=1e-12)
 
 
-def test_seed_004_rmsprop_graves_code_is_plain_rmsprop(problem):
-    """Seed 004's class RMSpropGraves: cache = rho cache + (1 - rho) g g; p -= lr g / sqrt(cache + eps)."""
+def test_a_plain_rmsprop_named_rmsprop_graves_is_our_rmsprop(problem):
+    """Code circulating as class RMSpropGraves that is plain RMSprop: cache = rho cache + (1 - rho) g g; p -= lr g / sqrt(cache + eps)."""
 
     def step(params, grads, state, t):
         (cache,) = state

@@ -121,6 +121,7 @@ def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsi
         "chainer.optimizers.Adam": {},
         "torch.optim.Adam": {"epsilon_placement": "corrected"},
         "optax.adam": {"epsilon_placement": "corrected"},
+        "blocks.algorithms.Adam": {"learning_rate": 0.002},
     }
 )
 def adam(
@@ -326,9 +327,9 @@ def adamax(
 @update_rule(
     anchors={
         "lasagne.updates.amsgrad": {},
-        "keras.optimizers.Adam(amsgrad=True)": {"epsilon": 1e-7},
+        "keras.optimizers.Adam": {"epsilon": 1e-7},
         "chainer.optimizers.AMSGrad": {},
-        "torch.optim.Adam(amsgrad=True)": {"epsilon_placement": "corrected"},
+        "torch.optim.Adam": {"epsilon_placement": "corrected"},
         "optax.amsgrad": {"epsilon_placement": "corrected", "maximum_of": "corrected"},
     }
 )
@@ -570,7 +571,7 @@ def _nadam_momentum(beta1, schedule_decay, t):
 @update_rule(
     anchors={
         "torch.optim.NAdam": {},
-        "keras.optimizers.Nadam (Keras 2)": {"epsilon": 1e-7},
+        "keras2.optimizers.Nadam": {"epsilon": 1e-7},
         "keras.optimizers.Nadam": {"learning_rate": 0.001, "epsilon": 1e-7, "schedule_decay": 1.0},
     }
 )

@@ -14,6 +14,8 @@ switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
 """
 
 
+import numbers
+
 import numpy as np
 import pytensor.tensor as pt
 
@@ -45,14 +47,15 @@ def root(accu, epsilon, placement):
 
 @update_rule(
     anchors={
-        "Lasagne": {},
+        "lasagne.updates.adagrad": {},
         "torch.optim.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-10, "epsilon_placement": "outside_sqrt"},
         "optax.adagrad": {"epsilon": 1e-7, "initial_accumulator_value": 0.1},
         "keras.optimizers.Adagrad": {"learning_rate": 0.001, "epsilon": 1e-7, "initial_accumulator_value": 0.1},
-        "Keras 2 Adagrad": {"learning_rate": 0.01, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
+        "keras2.optimizers.Adagrad": {"learning_rate": 0.01, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
         "chainer.optimizers.AdaGrad": {
             "learning_rate": 0.001, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
         },
+        "blocks.algorithms.AdaGrad": {"learning_rate": 0.002, "epsilon": 1e-6, "epsilon_placement": "outside_sqrt"},
     }
 )
 def adagrad(
@@ -144,23 +147,24 @@ def adagrad(
 
 @update_rule(
     anchors={
-        "Lasagne": {},
+        "lasagne.updates.rmsprop": {},
         "torch.optim.RMSprop": {
             "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
             "learning_rate_in_velocity": False,
         },
         "optax.rmsprop": {"epsilon": 1e-8},
         "keras.optimizers.RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7},
-        "Keras 2 RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
+        "keras2.optimizers.RMSprop": {"learning_rate": 0.001, "epsilon": 1e-7, "epsilon_placement": "outside_sqrt"},
         "chainer.optimizers.RMSprop": {
             "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
         },
+        "blocks.algorithms.RMSProp": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 0.0, "max_scaling": 1e5},
     }
 )
 def rmsprop(
     loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
     centered=False, momentum=0.0, nesterov=False, learning_rate_in_velocity=True, initial_accumulator_value=0.0,
-    weight_decay=0.0, maximize=False, lazy=False,
+    weight_decay=0.0, maximize=False, max_scaling=None, lazy=False,
 ):
     """RMSprop: steps scaled by a moving root mean square of the gradients.
 
@@ -175,6 +179,7 @@ def rmsprop(
         grad_avg := rho * grad_avg + (1 - rho) * grad     (centered only)
         var      := accu - grad_avg**2 if centered else accu
         scaled   := grad / sqrt(var + epsilon)            ("outside_sqrt": sqrt(var) + epsilon)
+                    (max_scaling: grad / max(sqrt(var + epsilon), 1 / max_scaling))
         without momentum:  param := param - learning_rate * scaled
         learning_rate_in_velocity=True:   velocity := momentum * velocity + learning_rate * scaled
                                           param := param - velocity
@@ -210,6 +215,11 @@ def rmsprop(
         Coupled L2 decay added to the gradient (torch's, default 0).
     maximize : bool
         Ascend the loss instead (default False).
+    max_scaling : float, optional
+        Blocks' bound on the scaling: the denominator is at least
+        ``1 / max_scaling``, so no gradient is scaled up more than
+        ``max_scaling`` times (default None: no bound).  Blocks uses it in
+        place of epsilon: ``epsilon=0.0, max_scaling=1e5``.
     lazy : bool
         Row-sparse updates (default False): a matrix whose gradient only
         touches some rows (the gradient of ``E[idx]``, dense or through
@@ -244,8 +254,15 @@ def rmsprop(
     maximize = check_switch("maximize", maximize)
     initial = initial_value("initial_accumulator_value", initial_accumulator_value)
     with_momentum = not is_off(momentum)
+    if max_scaling is not None and (isinstance(max_scaling, bool) or not isinstance(max_scaling, numbers.Real) or not max_scaling > 0):
+        raise ValueError("max_scaling must be a number > 0 (or None for no bound), got %r" % (max_scaling,))
+    bound = {} if max_scaling is None else {"min_denominator": 1.0 / max_scaling}
 
-    def step(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None):
+    def denominator(var, epsilon, min_denominator=None):
+        root_var = root(var, epsilon, epsilon_placement)
+        return root_var if min_denominator is None else pt.maximum(root_var, min_denominator)
+
+    def step(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None, min_denominator=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
         new_slots = [accu]
@@ -255,8 +272,8 @@ def rmsprop(
             new_slots.append(grad_avg)
             var = accu - grad_avg**2
         if momentum is None:
-            return (*new_slots, param - lr * grad / root(var, epsilon, epsilon_placement))
-        scaled = grad / root(var, epsilon, epsilon_placement)
+            return (*new_slots, param - lr * grad / denominator(var, epsilon, min_denominator))
+        scaled = grad / denominator(var, epsilon, min_denominator)
         if learning_rate_in_velocity:
             velocity = momentum * slots[-1] + lr * scaled
             change = lr * scaled + momentum * velocity if nesterov else velocity
@@ -268,16 +285,17 @@ def rmsprop(
     slots = [("accu", initial)] + ["grad_avg"] * centered + ["velocity"] * with_momentum
     return lazy_elementwise_rule(
         step, loss_or_grads, params, "rmsprop", lazy=lazy, slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
-        **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay),
+        **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay), **bound,
     )
 
 
 @update_rule(
     anchors={
-        "Lasagne": {},
+        "lasagne.updates.adadelta": {},
         "torch.optim.Adadelta": {"rho": 0.9},
         "optax.adadelta": {"rho": 0.9},
         "keras.optimizers.Adadelta": {"learning_rate": 0.001, "epsilon": 1e-7},
+        "blocks.algorithms.AdaDelta": {},
     }
 )
 def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *, weight_decay=0.0, maximize=False):
@@ -396,9 +414,9 @@ def rmsprop_graves(loss_or_grads, params, learning_rate=1e-4, rho=0.95, momentum
     State: ``<param>.rmsprop_graves.n``, ``.gbar`` and ``.delta``.  Formula
     and defaults are Chainer's ``RMSpropGraves``; it equals
     ``rmsprop(..., centered=True, momentum=momentum)`` with these defaults.
-    The seed document "如何在python中实现RMSpropGraves()算法" (seed 004)
-    shows, under this name, plain RMSprop (``cache = rho * cache + (1 - rho)
-    * g**2; param -= lr * g / sqrt(cache + eps)``): that is
+    Code circulating under this name is sometimes plain RMSprop (``cache =
+    rho * cache + (1 - rho) * g**2; param -= lr * g / sqrt(cache + eps)``):
+    that is
     :func:`rmsprop`, e.g. ``rmsprop(loss, params, 0.001, rho=0.9,
     epsilon=1e-8)`` for its defaults.  Overflow: a gradient whose square
     overflows (above about 1.8e19 in float32) makes ``n`` and ``gbar**2``

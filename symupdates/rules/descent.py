@@ -48,10 +48,11 @@ def as_float_step(t, like):
 
 @update_rule(
     anchors={
-        "Lasagne": {},
+        "lasagne.updates.sgd": {},
         "torch.optim.SGD": {"learning_rate": 0.001},
         "optax.sgd": {},
         "keras.optimizers.SGD": {"learning_rate": 0.01},
+        "blocks.algorithms.Scale": {"learning_rate": 1.0},
     }
 )
 def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize=False, lazy=False):
@@ -90,7 +91,8 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
 
     Notes
     -----
-    With the defaults this is Lasagne's ``sgd``; it is also
+    With the defaults this is Lasagne's ``sgd``; it is also Blocks'
+    ``Scale`` (``learning_rate=1.0``),
     ``torch.optim.SGD(momentum=0)``, ``optax.sgd`` and ``keras.optimizers.SGD``
     without momentum.  ``lazy=True`` is torch.optim.SGD on a sparse
     gradient (``nn.Embedding(sparse=True)``): ``param[rows] -= learning_rate
@@ -239,7 +241,6 @@ def _momentum_rule(
 
 
 _MOMENTUM_ANCHORS = {
-    "Lasagne": {},
     "torch.optim.SGD": {"learning_rate": 0.001, "learning_rate_in_velocity": False, "dampen_first_step": False},
     "optax.sgd": {"learning_rate_in_velocity": False},
     "keras.optimizers.SGD": {"learning_rate": 0.01},
@@ -250,8 +251,9 @@ _MOMENTUM_ANCHORS = {
 
 @update_rule(
     anchors=dict(
-        _MOMENTUM_ANCHORS,
-        **{"seed 003 EMA momentum": {"dampening": 0.9, "learning_rate_in_velocity": False}},
+        {"lasagne.updates.momentum": {}},
+        **_MOMENTUM_ANCHORS,
+        **{"blocks.algorithms.Momentum": {"learning_rate": 1.0, "momentum": 0.0}},
     )
 )
 def momentum(
@@ -285,8 +287,10 @@ def momentum(
     dampening : float or symbolic scalar
         torch's ``dampening``: the gradient enters the velocity scaled by
         ``1 - dampening`` (default 0).  ``dampening=momentum`` with
-        ``learning_rate_in_velocity=False`` is the exponential moving average
-        of seed 003, ``v = beta v + (1 - beta) g; w -= lr v``::
+        ``learning_rate_in_velocity=False`` is momentum as an exponential
+        moving average of the gradients, ``v = beta v + (1 - beta) g;
+        w -= lr v`` (Ng's deeplearning.ai form; torch's ``dampening`` with
+        ``dampen_first_step=False``)::
 
             momentum(loss, params, lr, momentum=beta, dampening=beta,
                      learning_rate_in_velocity=False)
@@ -324,8 +328,9 @@ def momentum(
 
     Notes
     -----
-    Anchors: Lasagne, ``keras.optimizers.SGD(momentum=...)`` and Chainer's
-    ``MomentumSGD``: the defaults.  ``torch.optim.SGD(momentum=...,
+    Anchors: ``lasagne.updates.momentum``, ``keras.optimizers.SGD(momentum=...)``
+    and Chainer's ``MomentumSGD``: the defaults; ``blocks.algorithms.Momentum``:
+    ``learning_rate=1.0, momentum=0.0`` (Blocks' defaults).  ``torch.optim.SGD(momentum=...,
     dampening=..., nesterov=..., weight_decay=..., maximize=...)``:
     ``learning_rate_in_velocity=False, dampen_first_step=False``.
     ``optax.sgd(momentum=...)`` and Chainer's ``CorrectedMomentumSGD``:
@@ -342,11 +347,10 @@ def momentum(
 
 
 @update_rule(
-    anchors={
-        name: dict(kwargs)
-        for name, kwargs in _MOMENTUM_ANCHORS.items()
-        if not name.startswith("chainer")
-    }
+    anchors=dict(
+        {"lasagne.updates.nesterov_momentum": {}},
+        **{name: dict(kwargs) for name, kwargs in _MOMENTUM_ANCHORS.items() if not name.startswith("chainer")},
+    )
 )
 def nesterov_momentum(
     loss_or_grads, params, learning_rate=1e-3, momentum=0.9, *, dampening=0.0, weight_decay=0.0, maximize=False,

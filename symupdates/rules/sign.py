@@ -72,7 +72,7 @@ def signum(loss_or_grads, params, learning_rate, beta=0.9):
 @update_rule(
     anchors={
         "optax.lion": {},
-        "lion-pytorch": {"learning_rate": 1e-4, "weight_decay": 0.0},
+        "lion_pytorch.Lion": {"learning_rate": 1e-4, "weight_decay": 0.0},
     },
     # no bias correction divides by 1 - beta: lion-pytorch accepts both ends
     ranges={"beta1": Range(0, 1), "beta2": Range(0, 1)},
