@@ -184,7 +184,7 @@ def adam(
         ``pytensor.sparse.sparse_grad``) gets the formula at those rows
         only, ``m`` and ``v`` included; ``t`` counts every step.  This is
         TensorFlow Addons' ``LazyAdam`` (``epsilon=1e-7``), and with the
-        other defaults :func:`sparse_adam`.  See :doc:`sparse`.
+        other defaults :func:`sparse_adam`.  See ``docs/sparse.rst``.
 
     Notes
     -----

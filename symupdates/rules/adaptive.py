@@ -99,7 +99,7 @@ def adagrad(
         touches some rows (the gradient of ``E[idx]``, dense or through
         ``pytensor.sparse.sparse_grad``) gets the formula at those rows
         only, its accumulator included; the other rows and their state stay as
-        they are.  See :doc:`sparse`.
+        they are.  See ``docs/sparse.rst``.
 
     Returns
     -------
@@ -225,7 +225,7 @@ def rmsprop(
         touches some rows (the gradient of ``E[idx]``, dense or through
         ``pytensor.sparse.sparse_grad``) gets the formula at those rows
         only, its state included; the other rows and their state stay as
-        they are.  See :doc:`sparse`.
+        they are.  See ``docs/sparse.rst``.
 
     Notes
     -----

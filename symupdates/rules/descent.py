@@ -82,7 +82,7 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
         touches some rows (the gradient of ``E[idx]``, dense or through
         ``pytensor.sparse.sparse_grad``) gets the formula at those rows
         only, its state included; the other rows and their state stay as
-        they are.  See :doc:`sparse`.
+        they are.  See ``docs/sparse.rst``.
 
     Returns
     -------
@@ -316,7 +316,7 @@ def momentum(
         touches some rows (the gradient of ``E[idx]``, dense or through
         ``pytensor.sparse.sparse_grad``) gets the formula at those rows
         only, its velocity included; the other rows and their state stay as
-        they are.  See :doc:`sparse`.
+        they are.  See ``docs/sparse.rst``.
 
     Returns
     -------
