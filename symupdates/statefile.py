@@ -32,10 +32,10 @@ FORMAT_KEY = "__symupdates_state_format__"
 FORMAT_VERSION = 1
 
 
-def _file_of_this_rank(variables, path):
+def _file_of_this_rank(variables, path, reading=False):
     from .distributed import shard_file  # imports no MPI; imported late to keep `import symupdates` light
 
-    return shard_file(variables, os.fspath(path))
+    return shard_file(variables, os.fspath(path), reading)
 
 
 def state_names(updates):
@@ -89,7 +89,7 @@ def load_state(updates, path):
     changes nothing.
     """
     variables = state_names(updates)
-    path = _file_of_this_rank(variables.values(), path)
+    path = _file_of_this_rank(variables.values(), path, reading=True)
     with np.load(path, allow_pickle=False) as archive:
         if FORMAT_KEY not in archive.files:
             raise ValueError("%s is not a symupdates state file" % (path,))

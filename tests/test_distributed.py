@@ -151,3 +151,26 @@ def test_network3_data_parallel_prints_once_and_matches_the_single_process_accur
     # the same accuracies, printed once (by rank 0)
     assert accuracies(parallel.stdout) == accuracies(single.stdout)
     assert parallel.stdout.count("Finished training network.") == 1
+
+
+def test_a_sharded_state_file_of_another_number_of_ranks_is_refused_by_name(tmp_path):
+    from symupdates.distributed import SHARD_TAG, shard_file
+
+    state = pytensor.shared(np.zeros(2))
+    setattr(state.tag, SHARD_TAG, (0, 3))
+    (tmp_path / "state.rank0-of-2.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no state file .*state.rank0-of-3.npz for rank 0 of 3; found "
+                                         r"state.rank0-of-2.npz: sharded state resumes on the number of ranks"):
+        shard_file([state], str(tmp_path / "state.npz"), reading=True)
+
+
+def test_bad_arguments_are_refused_when_the_rule_is_made():
+    from symupdates import adam
+    from symupdates.distributed import data_parallel
+
+    with pytest.raises(TypeError, match="rule must be a function of"):
+        data_parallel("adam")
+    with pytest.raises(TypeError, match="shard_state must be True or False"):
+        data_parallel(adam(learning_rate=0.1), shard_state="yes")
+    with pytest.raises(TypeError, match="comm must be an mpi4py communicator"):
+        data_parallel(adam(learning_rate=0.1), comm=2)
