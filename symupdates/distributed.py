@@ -38,6 +38,7 @@ need it.
 """
 
 import ctypes
+import glob
 import os
 import sys
 from collections import OrderedDict
@@ -544,6 +545,11 @@ def data_parallel(rule, comm=None, shard_state=False):
     if not callable(rule):
         raise TypeError("data_parallel: rule must be a function of (loss_or_grads, params), such as "
                         "adam(learning_rate=1e-3); got %r" % (rule,))
+    if not isinstance(shard_state, (bool, np.bool_)):
+        raise TypeError("data_parallel: shard_state must be True or False, got %r" % (shard_state,))
+    if comm is not None and not (hasattr(comm, "Get_size") and hasattr(comm, "py2f")):
+        raise TypeError("data_parallel: comm must be an mpi4py communicator (default MPI.COMM_WORLD), got %r"
+                        % (comm,))
 
     def reduce_gradients(loss_or_grads, params):
         params = check_params(params)
@@ -596,7 +602,7 @@ def broadcast_parameters(params, root=0, comm=None):
 # state files of sharded rules
 
 
-def shard_file(variables, path):
+def shard_file(variables, path, reading=False):
     """The file of this rank for sharded state (``state.npz`` -> ``state.rank1-of-4.npz``), else ``path``.
 
     Used by :func:`symupdates.save_state` and :func:`symupdates.load_state`;
@@ -610,4 +616,10 @@ def shard_file(variables, path):
                          "its own rank" % sorted(shards))
     (rank, size), = shards
     stem, extension = os.path.splitext(os.fspath(path))
-    return "%s.rank%d-of-%d%s" % (stem, rank, size, extension or ".npz")
+    mine = "%s.rank%d-of-%d%s" % (stem, rank, size, extension or ".npz")
+    if reading and not os.path.exists(mine):
+        others = sorted(glob.glob("%s.rank*-of-*%s" % (glob.escape(stem), extension or ".npz")))
+        raise ValueError("no state file %s for rank %d of %d%s" % (
+            mine, rank, size, "; found %s: sharded state resumes on the number of ranks that saved it"
+            % ", ".join(os.path.basename(o) for o in others) if others else ""))
+    return mine

@@ -36,10 +36,10 @@ FORMAT_KEY = "__symupdates_state_format__"
 FORMAT_VERSION = 1
 
 
-def _file_of_this_rank(variables, path):
+def _file_of_this_rank(variables, path, reading=False):
     from .distributed import shard_file  # imports no MPI; imported late to keep `import symupdates` light
 
-    return shard_file(variables, os.fspath(path))
+    return shard_file(variables, os.fspath(path), reading)
 
 
 def state_names(updates):
@@ -154,7 +154,7 @@ def load_state(updates, path):
     nothing.
     """
     variables = state_names(updates)
-    path = _file_of_this_rank(variables.values(), path)
+    path = _file_of_this_rank(variables.values(), path, reading=True)
     values = _read_state_file(path)
     missing = [n for n in variables if n not in values]
     extra = [n for n in values if n not in variables]
