@@ -12,6 +12,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.elemwise import Elemwise
 
 from ..core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_state, step_counter
+from .gradient import differentiable
 from .op import multi_elemwise, row_layout
 from .trace import trace_elementwise
 
@@ -39,7 +40,7 @@ def apply_composite(composite, rows, invariants, targets=None):
     for index, row in enumerate(rows):
         layout = row_layout(row)
         if layout is None:
-            outs = Elemwise(composite)(*row, *invariants)
+            outs = Elemwise(differentiable(composite))(*row, *invariants)
             results[index] = list(outs) if isinstance(outs, (list, tuple)) else [outs]
             continue
         candidates = (-1,) * composite.nout

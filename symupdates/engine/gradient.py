@@ -18,15 +18,62 @@ PyTensor's conventions: zero gradient, and ``maximum``/``minimum`` pass the
 gradient to the selected argument.
 """
 
+from collections import OrderedDict
+
 import numpy as np
 import pytensor
 import pytensor.scalar as ps
 import pytensor.tensor as pt
 from pytensor import config
 from pytensor.gradient import DisconnectedType, NullType
+from pytensor.graph.replace import clone_replace
 from pytensor.tensor.elemwise import Elemwise
 
-__all__ = ["multi_elemwise_l_op", "expand_composite"]
+__all__ = ["multi_elemwise_l_op", "expand_composite", "DifferentiableComposite"]
+
+
+class DifferentiableComposite(ps.Composite):
+    """A ``Composite`` with a gradient: reverse mode through its inner scalar graph.
+
+    For the rows the multi-tensor kernel cannot take (entries broadcasting
+    against each other), which get an ``Elemwise`` of the composite.
+    """
+
+    def pullback(self, inputs, outputs, output_grads):
+        # The inner graph rebuilt on ``inputs``, then reverse mode node by node.
+        value = dict(zip(self.fgraph.inputs, inputs))
+        nodes = []
+        for node in self.fgraph.toposort():
+            new = node.op.make_node(*[value.get(i, i) for i in node.inputs])
+            value.update(zip(node.outputs, new.outputs))
+            nodes.append(new)
+        grads = {}
+        for out, g in zip(self.fgraph.outputs, output_grads):
+            if not isinstance(g.type, (DisconnectedType, NullType)):
+                out = value.get(out, out)
+                grads[out] = grads[out] + g if out in grads else g
+        for node in reversed(nodes):
+            gz = [grads.get(o) for o in node.outputs]
+            if all(g is None for g in gz):
+                continue
+            gz = [o.zeros_like() if g is None else g for o, g in zip(node.outputs, gz)]
+            for i, g in zip(node.inputs, node.op.L_op(node.inputs, node.outputs, gz)):
+                if g is None or isinstance(g.type, (DisconnectedType, NullType)):
+                    continue
+                grads[i] = grads[i] + g if i in grads else g
+        return [
+            grads[x] if x in grads and _is_float(x) else x.zeros_like(dtype=config.floatX if not _is_float(x) else None)
+            for x in inputs
+        ]
+
+    L_op = pullback
+
+
+def differentiable(composite):
+    """``composite`` as a :class:`DifferentiableComposite` (same formula)."""
+    if isinstance(composite, DifferentiableComposite):
+        return composite
+    return DifferentiableComposite(composite.inputs, composite.outputs)
 
 
 def expand_composite(composite, inputs):
@@ -60,7 +107,6 @@ def _is_float(var):
 def multi_elemwise_l_op(op, inputs, outputs, output_grads):
     """``op.L_op``: the gradients of every input of a MultiElemwise node."""
     from .apply import apply_composite
-    from .trace import trace_elementwise
 
     width, nout = op.row_width, op.nout_row
     n_rows = (len(inputs) - op.n_invariants) // width
@@ -70,17 +116,6 @@ def multi_elemwise_l_op(op, inputs, outputs, output_grads):
             return [g] * len(inputs)
     if all(isinstance(g.type, DisconnectedType) for g in output_grads):
         return [DisconnectedType()() for _ in inputs]
-
-    def backward(*elements, **named_invariants):
-        """Gradients of one element of a row: of its entries, then of the invariants."""
-        row, gz = elements[:width], elements[width:]
-        invs = [named_invariants["i%d" % k] for k in range(len(invariants))]
-        outs = expand_composite(op.scalar_op, list(row) + invs)
-        wrt = [x for x in list(row) + invs if _is_float(x)]
-        # One element's vector-Jacobian product is the gradient of a scalar:
-        # (known_grads would drop what an output receives through the others).
-        cost = pt.add(*[o * g for o, g in zip(outs, gz) if _is_float(o)])
-        return pytensor.grad(cost, wrt=wrt, disconnected_inputs="ignore", return_disconnected="zero")
 
     # Disconnected output gradients are zeros (0-d, broadcast by the kernel).
     grad_rows = []
@@ -101,12 +136,11 @@ def multi_elemwise_l_op(op, inputs, outputs, output_grads):
     output_dtypes = [row_inputs[k].dtype for k in float_positions] + [invariants[k].dtype for k in float_invariants]
     if not output_dtypes:
         return [_zero_gradient(x) for x in inputs]
-    # The traced formula computes in the first output's float dtype; the
-    # gradients of invariants of another dtype are cast back below.
-    composite, backward_invariants = trace_elementwise(
-        backward, input_dtypes, output_dtypes, {"i%d" % k: v for k, v in enumerate(invariants)},
-        name="%s gradient" % op.scalar_op,
+    composite, backward_invariants, placeholders = backward_composite(
+        op, input_dtypes, output_dtypes, [x.dtype for x in invariants]
     )
+    if backward_invariants:
+        backward_invariants = clone_replace(backward_invariants, replace=dict(zip(placeholders, invariants)))
     results = apply_composite(composite, grad_rows, backward_invariants)
 
     grads = [None] * len(inputs)
@@ -131,6 +165,54 @@ def multi_elemwise_l_op(op, inputs, outputs, output_grads):
         else:
             grads[n_rows * width + k] = _zero_gradient(x)
     return grads
+
+
+#: Backward composites already traced, by forward formula and dtypes:
+#: tracing runs PyTensor's rewriter, and an unrolled loop has the same node
+#: at every step.
+_BACKWARD_CACHE = OrderedDict()
+_BACKWARD_CACHE_SIZE = 256
+
+
+def backward_composite(op, input_dtypes, output_dtypes, invariant_dtypes):
+    """The backward formula of ``op``'s rows, traced into a composite.
+
+    Its element inputs are a row's entries then one output gradient per
+    output; its outputs the gradients of the row's float entries then of
+    the float invariants, element by element.  Returns ``(composite,
+    invariants, placeholders)``: the invariants are expressions of the
+    placeholders, which the caller replaces by the node's invariants.
+    """
+    from .trace import trace_elementwise
+
+    key = (op.scalar_op, tuple(input_dtypes), tuple(output_dtypes), tuple(invariant_dtypes))
+    if key in _BACKWARD_CACHE:
+        return _BACKWARD_CACHE[key]
+    width = op.row_width
+    placeholders = [pt.tensor(dtype=d, shape=(), name="invariant%d" % k) for k, d in enumerate(invariant_dtypes)]
+
+    def backward(*elements, **named_invariants):
+        """Gradients of one element of a row: of its entries, then of the invariants."""
+        row, gz = elements[:width], elements[width:]
+        invs = [named_invariants["i%d" % k] for k in range(len(placeholders))]
+        outs = expand_composite(op.scalar_op, list(row) + invs)
+        wrt = [x for x in list(row) + invs if _is_float(x)]
+        # One element's vector-Jacobian product is the gradient of a scalar
+        # (known_grads would drop what an output receives through the others).
+        terms = [o * g for o, g in zip(outs, gz) if _is_float(o)]
+        cost = pt.add(*terms) if len(terms) > 1 else terms[0]
+        return pytensor.grad(cost, wrt=wrt, disconnected_inputs="ignore", return_disconnected="zero")
+
+    # The traced formula computes in the first output's float dtype; the
+    # gradients of invariants of another dtype are cast back by the caller.
+    composite, invariants = trace_elementwise(
+        backward, input_dtypes, output_dtypes, {"i%d" % k: v for k, v in enumerate(placeholders)},
+        name="%s gradient" % op.scalar_op,
+    )
+    _BACKWARD_CACHE[key] = (composite, invariants, placeholders)
+    if len(_BACKWARD_CACHE) > _BACKWARD_CACHE_SIZE:
+        _BACKWARD_CACHE.popitem(last=False)
+    return _BACKWARD_CACHE[key]
 
 
 def _zero_gradient(var):

@@ -47,13 +47,16 @@ def specialize_elementwise(outputs):
     The composite is built from the traced graph, so it would otherwise miss
     the rewrites FAST_RUN applies to element-wise graphs: ``grad**2`` would
     stay a ``pow`` call per element (ten times the cost of a multiply)
-    instead of ``sqr``.  Falls back to the graph as traced if a rewrite
+    instead of ``sqr``.  ``x**n`` is not turned into a nested-squaring
+    ``Composite``: the traced graph's loop-invariant part (which may hold a
+    loss's gradient) must stay differentiable, and PyTensor's ``Composite``
+    has no gradient.  Falls back to the graph as traced if a rewrite
     produced something that is not element-wise.
     """
     from pytensor.graph.rewriting.utils import rewrite_graph
     from pytensor.graph.traversal import apply_ancestors
 
-    rewritten = rewrite_graph(list(outputs), include=("canonicalize", "specialize"), exclude=("inplace", "fusion"))
+    rewritten = rewrite_graph(list(outputs), include=("canonicalize", "specialize"), exclude=("inplace", "fusion", "local_pow_to_nested_squaring"))
     rewritten = [pt.as_tensor_variable(o) for o in rewritten]
     if any(o.type != r.type for o, r in zip(outputs, rewritten)):
         return outputs

@@ -9,5 +9,7 @@ from . import sign
 from .layerwise import *  # noqa: F401,F403
 from .matrix import *  # noqa: F401,F403
 from . import layerwise, matrix
+from .hypergradient import *  # noqa: F401,F403  (issue 13)
+from . import hypergradient
 
-__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__ + sign.__all__ + layerwise.__all__ + matrix.__all__
+__all__ = descent.__all__ + adaptive.__all__ + adam_family.__all__ + sign.__all__ + layerwise.__all__ + matrix.__all__ + hypergradient.__all__
