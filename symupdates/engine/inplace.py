@@ -143,6 +143,10 @@ def register():
         MultiElemwiseInplace(),
         "fast_run",
         "inplace",
-        position=50.6,  # right after PyTensor's inplace_elemwise
+        # Before PyTensor's inplace_elemwise (50.5): a kernel output overwriting
+        # the variable it updates goes first; an Elemwise that merely reads
+        # that variable (accumulate_gradients' sum + grad, feeding a norm)
+        # must not take its buffer.
+        position=50.45,
     )
 
