@@ -23,6 +23,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 
+from .engine.compose import fuse_updates
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, is_state, param_label
 from .rowsparse import squared_norm
 from .schedules import COUNTER_TAG, _new_counter, _as_step
@@ -290,7 +291,7 @@ def apply_decoupled_weight_decay(updates, params=None, weight_decay=0.01, learni
             decay = as_hyperparameter(learning_rate, param.dtype, "learning_rate") * as_hyperparameter(
                 weight_decay, param.dtype, "weight_decay")
             updates[param] = as_type_of(updates[param] - decay * param, param)
-    return updates
+    return fuse_updates(updates)
 
 
 def _updates_and_params(updates, params, who):

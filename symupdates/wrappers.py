@@ -26,6 +26,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor.tensor as pt
 
+from .engine.compose import fuse_updates
 from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, make_updates, new_state, step_counter
 from .schedules import with_schedules
 from .rowsparse import all_finite, gated_update
@@ -98,6 +99,8 @@ def chain(*steps):
         updates = apply_rule(grads, params)
         for wrapper in steps[at + 1:]:
             updates = wrapper(updates, params)
+        if at > 0:  # the transforms' arithmetic joins the rule's kernels
+            updates = fuse_updates(updates)
         return OrderedDict(with_schedules(updates))
 
     rule.steps = steps
@@ -173,7 +176,7 @@ def accumulate_gradients(rule, steps):
         updates = _gate(inner, last)
         updates.update(make_updates([(s, pt.switch(last, pt.zeros_like(t), t)) for s, t in zip(sums, totals)]))
         updates[calls] = (calls + 1) % steps
-        return updates
+        return fuse_updates(updates)
 
     return accumulating
 
@@ -198,7 +201,7 @@ def skip_nonfinite(rule, check_updates=True):
         skipped, _ = step_counter("skip_nonfinite", name="skipped")
         updates = _gate(inner, finite)
         updates[skipped] = skipped + pt.cast(pt.invert(finite), skipped.dtype)
-        return updates
+        return fuse_updates(updates)
 
     return guarded
 
@@ -245,7 +248,7 @@ def lookahead(updates, params=None, sync_period=6, alpha=0.5):
         updates[slow] = as_type_of(pt.switch(sync, pulled, slow), slow)
         updates[param] = as_type_of(pt.switch(sync, pulled, fast), param)
     updates[counter] = t
-    return updates
+    return fuse_updates(updates)
 
 
 def _averages(updates, params, rule, average):
@@ -259,7 +262,7 @@ def _averages(updates, params, rule, average):
         # the first average is the first stepped value (torch's AveragedModel)
         updates[avg] = as_type_of(pt.switch(pt.eq(n, 1), new, average(avg, new, n, param.dtype)), avg)
     updates[counter] = n
-    return updates
+    return fuse_updates(updates)
 
 
 @update_wrapper

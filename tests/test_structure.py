@@ -204,3 +204,157 @@ def test_refused_in_place_falls_back_per_row():
     f(*[np.full(p.get_value().shape, 2.0) for p in f_params])
     for p in f_params:
         np.testing.assert_allclose(p.get_value(), 0.0)
+
+
+# ---------------------------------------------------------------------------
+# every rule and every composition: O(1) update nodes per group, in place
+
+#: The rewrites of the backends that update in place, with the Python linker:
+#: the graph each backend compiles, without paying for its compiler.
+REWRITES = {
+    "c": Mode(linker="py", optimizer="fast_run"),
+    "numba": Mode(linker="py", optimizer=pytensor.compile.mode.get_mode("NUMBA").optimizer),
+}
+
+
+def update_nodes(fgraph):
+    """The nodes computing the updates of tensors (not 0-d counters)."""
+    nodes = set()
+    for o, i in fgraph.update_mapping.items():
+        out = fgraph.outputs[o]
+        if fgraph.inputs[i].type.ndim > 0 and out.owner is not None:
+            nodes.add(out.owner)
+    return nodes
+
+
+def updated_out_of_place(fgraph):
+    """Names of the tensors whose update does not overwrite them.
+
+    A reduction's result (Adafactor's row and column factors, SM3's
+    accumulators) is a new, smaller array by nature and is not counted.
+    """
+    from pytensor.tensor.elemwise import CAReduce
+
+    names = []
+    for o, i in fgraph.update_mapping.items():
+        out, var = fgraph.outputs[o], fgraph.inputs[i]
+        node = out.owner
+        if var.type.ndim == 0 or node is None or isinstance(node.op, CAReduce):
+            continue
+        destroyed = node.op.destroy_map.get(node.outputs.index(out), ())
+        if not any(node.inputs[k] is var for k in destroyed):
+            names.append(var.name)
+    return names
+
+
+def compile_rule(rule, copies, mode, dtype="float32"):
+    """``rule`` over ``copies`` copies of SHAPES, shared variables without static shape."""
+    shapes = list(SHAPES) * copies
+    rng = np.random.default_rng(0)
+    params = [pytensor.shared(rng.normal(size=s).astype(dtype), name="p%d" % i) for i, s in enumerate(shapes)]
+    grads = [pt.tensor(dtype=dtype, shape=(None,) * len(s), name="g%d" % i) for i, s in enumerate(shapes)]
+    return pytensor.function(grads, [], updates=rule(grads, params), mode=mode), params
+
+
+def named_rule(name):
+    rule = symupdates.RULES[name]
+    return rule(**rule_arguments(rule)) if rule_arguments(rule) else rule()
+
+
+@pytest.mark.parametrize("backend", list(REWRITES))
+@pytest.mark.parametrize("name", list(symupdates.RULES))
+def test_every_rule_updates_every_tensor_in_place(name, backend):
+    f, _ = compile_rule(named_rule(name), 1, REWRITES[backend])
+    assert updated_out_of_place(f.maker.fgraph) == []
+
+
+COMPOSITIONS = {
+    "skip_nonfinite": lambda rule: symupdates.skip_nonfinite(rule),
+    "skip_nonfinite_gradients": lambda rule: symupdates.skip_nonfinite(rule, check_updates=False),
+    "accumulate_gradients": lambda rule: symupdates.accumulate_gradients(rule, 3),
+    "lookahead": lambda rule: symupdates.chain(rule, symupdates.lookahead(sync_period=2)),
+    "exponential_moving_average": lambda rule: symupdates.chain(rule, symupdates.exponential_moving_average()),
+    "polyak_average": lambda rule: symupdates.chain(rule, symupdates.polyak_average()),
+    "clip_by_global_norm": lambda rule: symupdates.chain(symupdates.clip_by_global_norm(max_norm=1.0), rule),
+    "add_weight_decay": lambda rule: symupdates.chain(symupdates.add_weight_decay(weight_decay=0.1), rule),
+    "apply_decoupled_weight_decay": lambda rule: symupdates.chain(
+        rule, symupdates.apply_decoupled_weight_decay(weight_decay=0.1)),
+}
+WRAPPED_RULES = ["adam", "momentum", "lamb", "adafactor"]
+
+
+@pytest.fixture(scope="module")
+def compiled_compositions():
+    """Compiled functions, built once per (composition, rule, backend, copies) the tests ask for."""
+    cache = {}
+
+    def get(composition, name, backend, copies):
+        key = (composition, name, backend, copies)
+        if key not in cache:
+            rule = named_rule(name)
+            cache[key] = compile_rule(COMPOSITIONS[composition](rule) if composition else rule, copies,
+                                      REWRITES[backend])[0]
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize("name", WRAPPED_RULES)
+@pytest.mark.parametrize("composition", list(COMPOSITIONS))
+def test_a_composition_adds_no_update_node_per_tensor(composition, name, compiled_compositions):
+    """Twice the tensors, no more update nodes than the bare rule adds (none
+    for an element-wise rule: one kernel per group of tensors of a layout;
+    Adafactor's factors, updated from reductions, have a node each), and
+    the composition's own arithmetic inside kernels, never beside them."""
+    small, large, bare_small, bare = (
+        update_nodes(compiled_compositions(c, name, "c", copies).maker.fgraph)
+        for c, copies in [(composition, 1), (composition, 2), (None, 1), (None, 2)]
+    )
+    assert len(large) - len(small) <= len(bare) - len(bare_small), (len(small), len(large))
+    others, bare_others = ([n for n in nodes if not isinstance(n.op, MultiElemwise)] for nodes in (large, bare))
+    assert len(others) <= len(bare_others), [n.op for n in others]
+    assert len(large) <= 2 * len(bare) + 1
+
+
+@pytest.mark.parametrize("backend", list(REWRITES))
+@pytest.mark.parametrize("name", WRAPPED_RULES)
+@pytest.mark.parametrize("composition", list(COMPOSITIONS))
+def test_a_composition_updates_every_tensor_in_place(composition, name, backend, compiled_compositions):
+    f = compiled_compositions(composition, name, backend, 2)
+    assert updated_out_of_place(f.maker.fgraph) == []
+
+
+@pytest.mark.parametrize("name", ["lamb", "adafactor"])
+@pytest.mark.parametrize("composition", list(COMPOSITIONS))
+def test_fused_compositions_give_the_numbers_of_the_graphs_as_written(composition, name, monkeypatch):
+    """Fusion rewrites the graph, not the arithmetic: the same values as the
+    per-parameter graphs the wrappers write (whose formulas test_wrappers
+    and test_transforms check against torch and NumPy)."""
+    import symupdates.transforms
+    import symupdates.wrappers
+
+    rng = np.random.default_rng(4)
+    grads = [[rng.normal(size=s) for s in SHAPES * 2] for _ in range(4)]
+    grads[2][1][0] = np.inf  # a step skip_nonfinite skips
+    results = []
+    for fuse in (True, False):
+        if not fuse:
+            for module in (symupdates.wrappers, symupdates.transforms):
+                monkeypatch.setattr(module, "fuse_updates", lambda updates: updates)
+        f, params = compile_rule(COMPOSITIONS[composition](named_rule(name)), 2, REWRITES["c"], dtype="float64")
+        for g in grads:
+            f(*g)
+        results.append([p.get_value() for p in params])
+    for fused, written in zip(*results):
+        np.testing.assert_array_equal(fused, written)
+
+
+@pytest.mark.parametrize("composition", ["skip_nonfinite", "lookahead", "clip_by_global_norm"])
+def test_compositions_update_in_place_when_compiled_with_numba(composition):
+    """The linker itself (not only its rewrites): the buffers are overwritten."""
+    f, params = compile_rule(COMPOSITIONS[composition](symupdates.adam(learning_rate=0.1)), 1, "NUMBA")
+    assert updated_out_of_place(f.maker.fgraph) == []
+    buffers = [p.get_value(borrow=True) for p in params]
+    f(*[np.ones(np.shape(b), dtype="float32") for b in buffers])
+    for p, b in zip(params, buffers):
+        assert p.get_value(borrow=True) is b

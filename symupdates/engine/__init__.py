@@ -9,6 +9,8 @@ Layout, in the order data flows:
   composite to all parameters;
 * :mod:`.op`: :class:`MultiElemwise`, one graph node for a group of tensors,
   and its Python reference implementation;
+* :mod:`.compose`: compositions (wrappers, transforms) fused into the
+  kernels of the rule they wrap (:func:`fuse_updates`);
 * :mod:`.inplace`: the rewrite that lets the op overwrite what it updates;
 * :mod:`.backends`: one module per PyTensor backend (C, Numba, JAX, PyTorch);
 * :mod:`.workarounds`: every workaround for a PyTensor defect, in one place.
@@ -17,6 +19,7 @@ Layout, in the order data flows:
 from . import inplace
 from .apply import apply_composite, elementwise_rule, elementwise_updates, elementwise_values
 from .backends import register_backends
+from .compose import fuse_updates
 from .op import MultiElemwise, multi_elemwise, row_layout
 from .trace import NotElementwiseError, trace_elementwise
 
@@ -25,6 +28,7 @@ __all__ = [
     "elementwise_updates",
     "elementwise_values",
     "apply_composite",
+    "fuse_updates",
     "trace_elementwise",
     "NotElementwiseError",
     "MultiElemwise",

@@ -38,17 +38,23 @@ class MultiElemwiseInplace(GraphRewriter):
         for feature in fgraph._features:
             if isinstance(feature, Supervisor):
                 protected.update(feature.protected)
+        updated = self._updated_inputs(fgraph)
         todo = []
         for node in fgraph.toposort():
             if isinstance(node.op, MultiElemwise) and not node.op.inplace:
-                pairs = self._candidate_pairs(node, protected)
+                pairs = self._candidate_pairs(node, protected, updated)
                 if pairs:
                     todo.append((node, pairs))
         if not todo:
             return
         # Usually every candidate is accepted: one validation for all nodes.
-        new_nodes = [self._inplace_node(node, pairs) for node, pairs in todo]
-        replacements = [r for (node, _), new in zip(todo, new_nodes) for r in zip(node.outputs, new.outputs)]
+        # A node fed by an earlier one (lamb's step reads its direction) is
+        # rebuilt on the earlier node's replacement, or the old one would return.
+        replaced, replacements = {}, []
+        for node, pairs in todo:
+            new = self._inplace_node(node, pairs, [replaced.get(x, x) for x in node.inputs])
+            replaced.update(zip(node.outputs, new.outputs))
+            replacements += list(zip(node.outputs, new.outputs))
         try:
             fgraph.replace_all_validate(replacements, reason="symupdates_multitensor_inplace")
             return
@@ -58,16 +64,40 @@ class MultiElemwiseInplace(GraphRewriter):
             self._try(fgraph, node, [], pairs)
 
     @staticmethod
-    def _candidate_pairs(node, protected):
+    def _updated_inputs(fgraph):
+        """``{output variable: the input variable it updates}`` of a compiled
+        function's graph, or None for a graph without updates information."""
+        mapping = getattr(fgraph, "update_mapping", None)
+        if mapping is None:
+            return None
+        return {fgraph.outputs[o]: fgraph.inputs[i] for o, i in mapping.items()}
+
+    @staticmethod
+    def _candidate_pairs(node, protected, updated=None):
+        """The (output, input) pairs that may share a buffer.
+
+        In a compiled function's graph (``updated`` known), an output may
+        overwrite the input of its own row that it is the update of,
+        whichever front door built the node (``elementwise_values`` rows
+        included); an output that is not an update (it feeds a guard, a
+        norm, another kernel) overwrites nothing, so the destroy handler
+        is never asked for pairs it must refuse.  Elsewhere the op's
+        ``candidates`` decide.
+        """
         op = node.op
         width, nout = op.row_width, op.nout_row
         uses = Counter(node.inputs)
         pairs = []
         for r in range(op.n_rows(node)):
+            row = node.inputs[r * width:(r + 1) * width]
             for j, k in enumerate(op.candidates):
+                o = r * nout + j
+                if updated is not None:
+                    target = updated.get(node.outputs[o])
+                    k = next((pos for pos, x in enumerate(row) if x is target), -1) if target is not None else -1
                 if k < 0:
                     continue
-                o, i = r * nout + j, r * width + k
+                i = r * width + k
                 inp = node.inputs[i]
                 if (
                     inp in protected
@@ -80,9 +110,10 @@ class MultiElemwiseInplace(GraphRewriter):
         return pairs
 
     @staticmethod
-    def _inplace_node(node, pairs):
+    def _inplace_node(node, pairs, inputs=None):
         op = node.op
-        return MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=pairs).make_node(*node.inputs)
+        return MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=pairs).make_node(
+            *(node.inputs if inputs is None else inputs))
 
     def _try(self, fgraph, node, accepted, pairs):
         """Replace ``node`` by one destroying ``accepted + pairs``; bisect on refusal."""
@@ -112,6 +143,10 @@ def register():
         MultiElemwiseInplace(),
         "fast_run",
         "inplace",
-        position=50.6,  # right after PyTensor's inplace_elemwise
+        # Before PyTensor's inplace_elemwise (50.5): a kernel output overwriting
+        # the variable it updates goes first; an Elemwise that merely reads
+        # that variable (accumulate_gradients' sum + grad, feeding a norm)
+        # must not take its buffer.
+        position=50.45,
     )
 

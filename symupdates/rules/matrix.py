@@ -519,7 +519,10 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     check_hyperparameters(params, learning_rate=learning_rate, momentum=momentum, epsilon=epsilon)
     accumulators = [
         [new_state(p, "sm3", "acc", shape=())] if p.ndim == 0 else
-        [new_state(p, "sm3", "acc%d" % k, shape=(n,), static_shape=(n,)) for k, n in enumerate(static_shape(p))]
+        # the accumulators know the lengths the parameter's type knows: a kernel
+        # output of the parameter's type may then overwrite the parameter
+        [new_state(p, "sm3", "acc%d" % k, shape=(n,), static_shape=(p.type.shape[k],))
+         for k, n in enumerate(static_shape(p))]
         for p in params
     ]
     ms = [new_state(p, "sm3", "m") for p in params]
