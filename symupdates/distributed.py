@@ -24,7 +24,8 @@ with implementations for the C/CVM linker, Numba and the py linker.  With
 MPICH (the ``mpich`` wheel that ``pip install symupdates[distributed]``
 installs) the C and Numba implementations call ``MPI_Allreduce`` and
 ``MPI_Allgatherv`` of the library mpi4py loaded, directly, with MPICH's
-integer handles; with another MPI they fall back to mpi4py from Python.
+integer handles (Numba by symbol name, so that the op has a Numba cache
+key); with another MPI they fall back to mpi4py from Python.
 
 An uncaught exception on one rank would leave the others waiting in a
 collective forever; so once :func:`data_parallel` or
@@ -145,27 +146,15 @@ def _handles(dtype):
     return MPI._handleof(datatype), MPI._handleof(MPI.SUM)
 
 
-_FUNCTIONS = {}
-
-
-def _mpi_function(name):
-    """A ctypes function for MPI_Allreduce / MPI_Allgatherv of the library mpi4py loaded (MPICH signature)."""
-    if name not in _FUNCTIONS:
-        MPI = _mpi()
-        library = ctypes.CDLL(MPI.__file__)  # dlsym searches the extension's dependencies: mpi4py's libmpi
-        c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
-        arguments = {
-            "MPI_Allreduce": (c_void_p, c_void_p, c_int, c_int, c_int, c_int),
-            "MPI_Allgatherv": (c_void_p, c_int, c_int, c_void_p, c_void_p, c_void_p, c_int, c_int),
-        }[name]
-        address = ctypes.cast(getattr(library, name), c_void_p).value
-        _FUNCTIONS[name] = (ctypes.CFUNCTYPE(c_int, *arguments)(address), address)
-    return _FUNCTIONS[name]
+def _mpi_address(name):
+    """The address of the function ``name`` in the MPI library mpi4py loaded."""
+    library = ctypes.CDLL(_mpi().__file__)  # dlsym searches the extension's dependencies: mpi4py's libmpi
+    return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
 
 
 def _mpi_function_addresses():
     """``(MPI_Allreduce, MPI_Allgatherv)`` addresses, for the C implementations."""
-    return _mpi_function("MPI_Allreduce")[1], _mpi_function("MPI_Allgatherv")[1]
+    return _mpi_address("MPI_Allreduce"), _mpi_address("MPI_Allgatherv")
 
 
 _COMMS = {}
@@ -331,18 +320,33 @@ class AllGather(_Collective):
                    displacements=", ".join(map(str, displacements)))
 
 
+#: Bumped when the Numba implementations change: part of their cache keys.
+NUMBA_VERSION = 1
+
+
+def _numba_external(name, *arguments):
+    """``name`` of mpi4py's MPI library as a Numba external function (called by symbol, so Numba may cache it)."""
+    import llvmlite.binding
+    from numba.core import types
+
+    llvmlite.binding.add_symbol(name, _mpi_address(name))  # this process's address of the symbol
+    pointer = types.uintp  # pointers are passed as integers of their width
+    return types.ExternalFunction(name, types.int32(*[pointer if a == "p" else types.int32 for a in arguments]))
+
+
 def _register_numba():
-    """Numba implementations calling MPI through ctypes (nopython); mpi4py from object mode without MPICH."""
+    """Numba implementations calling MPI by symbol (nopython, cacheable); mpi4py in object mode without MPICH."""
     try:
-        from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify, numba_njit
+        from pytensor.link.numba.dispatch.basic import (generate_fallback_impl, numba_njit,
+                                                         register_funcify_and_cache_key)
     except ImportError:  # pragma: no cover - numba is optional
         return
 
-    @numba_funcify.register(AllReduceSum)
+    @register_funcify_and_cache_key(AllReduceSum)
     def numba_allreduce(op, node, **kwargs):
         if not _uses_mpich_handles():
-            return generate_fallback_impl(op, node, **kwargs)
-        allreduce = _mpi_function("MPI_Allreduce")[0]
+            return generate_fallback_impl(op, node, **kwargs), None
+        allreduce = _numba_external("MPI_Allreduce", "p", "p", "i", "i", "i", "i")
         datatype, sum_op = _handles(node.inputs[0].dtype)
         comm = op.comm_handle
 
@@ -355,13 +359,13 @@ def _register_numba():
                 raise RuntimeError("MPI_Allreduce failed")
             return total
 
-        return all_reduce_sum
+        return all_reduce_sum, "symupdates.AllReduceSum(%d, %d, %d, %d)" % (NUMBA_VERSION, comm, datatype, sum_op)
 
-    @numba_funcify.register(AllGather)
+    @register_funcify_and_cache_key(AllGather)
     def numba_allgather(op, node, **kwargs):
         if not _uses_mpich_handles():
-            return generate_fallback_impl(op, node, **kwargs)
-        allgatherv = _mpi_function("MPI_Allgatherv")[0]
+            return generate_fallback_impl(op, node, **kwargs), None
+        allgatherv = _numba_external("MPI_Allgatherv", "p", "i", "i", "p", "p", "p", "i", "i")
         datatype, _ = _handles(node.inputs[0].dtype)
         comm = op.comm_handle
         counts_tuple = op.counts
@@ -386,7 +390,7 @@ def _register_numba():
                 raise RuntimeError("MPI_Allgatherv failed")
             return everything
 
-        return all_gather
+        return all_gather, "symupdates.AllGather(%d, %d, %d, %s)" % (NUMBA_VERSION, comm, datatype, counts_tuple)
 
 
 _NUMBA_REGISTERED = []
