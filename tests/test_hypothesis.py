@@ -326,7 +326,8 @@ def test_compiled_rule_equals_numpy_transcription(name, backend):
     _, transcription = RULES[name]
     dtypes = [dtype for dtype, _ in function.combinations]
 
-    @settings(max_examples=6, deadline=None, database=None,
+    # derandomized: the same examples on every run, so that CI cannot fail by chance
+    @settings(max_examples=6, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(examples(name, [n for _, n in function.combinations]))
     def check(example):
