@@ -16,6 +16,12 @@ below is upstream's; the adaptations are:
    gradients only.  The fixture ``objective_passes_the_loss`` gives the
    objective that behaviour (the loss passed is the objective the gradients
    were taken of); nothing else of PyMC is changed.
+4. In the same test, ``pm.ADVI()`` is ``pm.ADVI(random_seed=1)``.  Its
+   "best loss only decreases" assertion reads ``best_loss__updated`` through
+   ``Tracker`` (a fresh ``.eval`` of the update expression, which draws a
+   new Monte Carlo sample of the loss), so unseeded its outcome depends on
+   the draws (one of two unseeded runs here failed it); seeded, the run is
+   the same every time.
 """
 
 import numpy as np
@@ -171,7 +177,7 @@ def test_reduce_lr_on_plateau_scheduler(regression_model, objective_passes_the_l
         opt, factor=factor, patience=patience, min_lr=min_lr, cooldown=cooldown
     )
     with regression_model:
-        advi = pm.ADVI()
+        advi = pm.ADVI(random_seed=1)  # adaptation 4
 
         updates = advi.objective.updates(obj_optimizer=scheduled_optimizer)
         inputs = list(updates.keys())
