@@ -137,6 +137,27 @@ def test_sparse_adam_matches_torch_with_a_matrix_of_indices():
         np.testing.assert_allclose(E.get_value(), Et.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_sparse_adam_matches_torch_with_many_distinct_rows():
+    # Hundreds of distinct rows per step (row numbering of the coalesced gradient past int8/int16).
+    rows, batch = 3000, 1500
+    rng = np.random.default_rng(7)
+    start = rng.normal(size=(rows, D))
+    batches = [rng.integers(-rows, rows, batch) for _ in range(3)]
+    E = pytensor.shared(start.copy())
+    idx = pt.lvector("idx")
+    loss = pt.sum(pt.dot(sparse.sparse_grad(E[idx]), A) ** 2)
+    f = pytensor.function([idx], [], updates=symupdates.sparse_adam(loss, [E], learning_rate=0.05))
+    Et = torch.nn.Parameter(torch.tensor(start.copy()))
+    optimizer = torch.optim.SparseAdam([Et], lr=0.05)
+    for b in batches:
+        f(b)
+        optimizer.zero_grad()
+        (torch.nn.functional.embedding(torch.tensor(b % rows), Et, sparse=True) @ torch.tensor(A)).pow(2).sum().backward()
+        optimizer.step()
+    assert len(np.unique(batches[0] % rows)) > 1000
+    np.testing.assert_allclose(E.get_value(), Et.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # LazyAdam's formula (TensorFlow Addons) and the other lazy rules, transcribed
 
