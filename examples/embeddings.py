@@ -10,8 +10,8 @@ each minibatch of ratings reads a few hundred rows of each matrix::
 Both runs start from the same values and see the same minibatches:
 
 * ``adam``: every step updates every row of ``U``, ``V`` and their moments;
-* ``adam(lazy=True)`` (LazyAdam; ``sparse_adam`` is the same with
-  ``epsilon_placement="raw"``): only the rows the minibatch used.
+* ``adam(lazy=True)`` (TensorFlow Addons' LazyAdam; ``sparse_adam`` gives
+  the same numbers): only the rows the minibatch used.
 
 The script prints the held-out loss of both along the way (the curves have
 the same shape) and the time per step of each (the lazy step costs in the

@@ -232,7 +232,7 @@ def touched_rows(grad, param, label="param", warn=True):
     order = pt.argsort(index)
     ordered = index[order]
     first = pt.concatenate([pt.ones((1,), dtype="bool"), pt.neq(ordered[1:], ordered[:-1])])
-    group = pt.cumsum(first) - 1
+    group = pt.cumsum(pt.cast(first, "int64")) - 1
     rows = ordered[first.nonzero()[0]]
     summed = pt.inc_subtensor(pt.zeros((rows.shape[0], columns), dtype=param.dtype)[group], values[order])
     return RowGradient(rows, summed)

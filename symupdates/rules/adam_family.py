@@ -220,14 +220,9 @@ def sparse_adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.9
 
     Parameters
     ----------
-    learning_rate : float or symbolic scalar
-        The step size (default 0.001).
-    beta1 : float or symbolic scalar
-        Decay rate of the first moment (default 0.9).
-    beta2 : float or symbolic scalar
-        Decay rate of the second moment (default 0.999).
-    epsilon : float or symbolic scalar
-        Added to the root of the second moment (default 1e-8).
+    learning_rate, beta1, beta2, epsilon : float or symbolic scalar
+        As in :func:`adam` and torch's SparseAdam (defaults 0.001, 0.9,
+        0.999, 1e-8).
 
     Returns
     -------

@@ -95,11 +95,8 @@ def adagrad(
     maximize : bool
         Ascend the loss instead (default False).
     lazy : bool
-        Row-sparse updates (default False): a matrix whose gradient only
-        touches some rows (the gradient of ``E[idx]``, dense or through
-        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
-        only, its accumulator included; the other rows and their state stay as
-        they are.  See ``docs/sparse.rst``.
+        Update only the rows a row-sparse gradient touches (``E[idx]``), accumulator
+        included (default False; ``docs/sparse.rst``).
 
     Returns
     -------
@@ -221,11 +218,8 @@ def rmsprop(
         ``max_scaling`` times (default None: no bound).  Blocks uses it in
         place of epsilon: ``epsilon=0.0, max_scaling=1e5``.
     lazy : bool
-        Row-sparse updates (default False): a matrix whose gradient only
-        touches some rows (the gradient of ``E[idx]``, dense or through
-        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
-        only, its state included; the other rows and their state stay as
-        they are.  See ``docs/sparse.rst``.
+        Update only the rows a row-sparse gradient touches (``E[idx]``), state
+        included (default False; ``docs/sparse.rst``).
 
     Notes
     -----

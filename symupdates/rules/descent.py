@@ -78,11 +78,8 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
     maximize : bool
         Ascend the loss instead (torch's ``maximize``, default False).
     lazy : bool
-        Row-sparse updates (default False): a matrix whose gradient only
-        touches some rows (the gradient of ``E[idx]``, dense or through
-        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
-        only, its state included; the other rows and their state stay as
-        they are.  See ``docs/sparse.rst``.
+        Update only the rows a row-sparse gradient touches (``E[idx]``), state
+        included (default False; ``docs/sparse.rst``).
 
     Returns
     -------
@@ -312,11 +309,8 @@ def momentum(
         is dampened too.  False: torch's convention, the velocity starts at
         the first gradient itself.  Irrelevant without dampening.
     lazy : bool
-        Row-sparse updates (default False): a matrix whose gradient only
-        touches some rows (the gradient of ``E[idx]``, dense or through
-        ``pytensor.sparse.sparse_grad``) gets the formula at those rows
-        only, its velocity included; the other rows and their state stay as
-        they are.  See ``docs/sparse.rst``.
+        Update only the rows a row-sparse gradient touches (``E[idx]``), velocity
+        included (default False; ``docs/sparse.rst``).
 
     Returns
     -------
