@@ -17,6 +17,7 @@ Layout, in the order data flows:
 from . import inplace
 from .apply import apply_composite, elementwise_rule, elementwise_updates, elementwise_values
 from .backends import register_backends
+from .backends.numba import register_split_rows
 from .op import MultiElemwise, multi_elemwise, row_layout
 from .trace import NotElementwiseError, trace_elementwise
 
@@ -33,4 +34,5 @@ __all__ = [
 ]
 
 inplace.register()
+register_split_rows()
 register_backends()
