@@ -23,7 +23,9 @@ BACKENDS = ("c", "numba", "jax")
 
 
 def mode_of(backend):
-    """The PyTensor compilation mode of a backend name."""
+    """The PyTensor compilation mode of a backend name ("default": PyTensor's default mode)."""
+    if backend == "default":
+        return get_mode(None)
     if backend == "c":
         return Mode(linker="cvm")
     if backend == "numba":
@@ -83,17 +85,52 @@ def mlp(n_tensors, width=32, batch=64):
     return x, y, loss, params, data
 
 
-def compile_training(spec):
-    """Compile the training function of an MLP, with or without the rule's updates.
+def lasagne_style_adam(grads, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam as a plain port writes it (Lasagne's ``adam``): one Elemwise graph per parameter."""
+    one = pt.constant(1, dtype=DTYPE)
+    learning_rate, beta1, beta2, epsilon = (pt.constant(np.asarray(h, dtype=DTYPE))
+                                            for h in (learning_rate, beta1, beta2, epsilon))
+    t_prev = pytensor.shared(np.asarray(0, dtype=DTYPE), name="t")
+    t = t_prev + 1
+    a_t = learning_rate * pt.sqrt(one - beta2**t) / (one - beta1**t)
+    updates = {}
+    for param, g in zip(params, grads):
+        value = param.get_value(borrow=True)
+        m_prev = pytensor.shared(np.zeros_like(value), name=param.name + ".m")
+        v_prev = pytensor.shared(np.zeros_like(value), name=param.name + ".v")
+        m_t = beta1 * m_prev + (one - beta1) * g
+        v_t = beta2 * v_prev + (one - beta2) * g**2
+        updates[m_prev] = m_t
+        updates[v_prev] = v_t
+        updates[param] = param - a_t * m_t / (pt.sqrt(v_t) + epsilon)
+    updates[t_prev] = t
+    return updates
 
-    Without updates the function returns the loss and the gradients, so both
-    variants compute the same loss and gradient graph.
+
+#: The update sets of the training-function benchmark: none, a plain port, symupdates rules and compositions.
+TRAINING_UPDATES = {
+    "port": lasagne_style_adam,
+    "adam": lambda grads, params: symupdates.adam(grads, params, **HYPER["adam"]),
+    "skip_nonfinite(adam)": lambda grads, params: symupdates.skip_nonfinite(
+        lambda g, p: symupdates.adam(g, p, **HYPER["adam"]))(grads, params),
+    "chain(clip_by_global_norm,adamw)": lambda grads, params: symupdates.chain(
+        symupdates.clip_by_global_norm(max_norm=1.0), symupdates.adamw(learning_rate=1e-3))(grads, params),
+    "lookahead(adam)": lambda grads, params: symupdates.lookahead(symupdates.adam(grads, params, **HYPER["adam"]), params),
+}
+
+
+def compile_training(spec):
+    """Compile the training function of an MLP, with or without updates.
+
+    ``spec["updates"]`` is "none" (the function returns the loss and the
+    gradients, so every variant computes the same loss and gradient graph),
+    "port" or a key of :data:`TRAINING_UPDATES`.
     """
     mode = mode_of(spec["backend"])
     x, y, loss, params, data = mlp(spec["n_tensors"])
     grads = pytensor.grad(loss, params)
-    if spec["with_updates"]:
-        outputs, updates = loss, rule_updates(spec["rule"], grads, params)
+    if spec.get("updates", "adam" if spec.get("with_updates") else "none") != "none":
+        outputs, updates = loss, TRAINING_UPDATES[spec.get("updates", "adam")](grads, params)
     else:
         outputs, updates = [loss] + grads, None
     compiled = {}

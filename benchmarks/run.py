@@ -363,7 +363,8 @@ class Run:
             for with_updates in (False, True):
                 self.repeated({"id": "train/%s/%d/%s" % (backend, n, "adam" if with_updates else "no-updates"),
                                "kind": "train", "impl": "symupdates", "rule": "adam", "backend": backend,
-                               "n_tensors": n, "with_updates": with_updates}, self.config["train_warm_repeats"])
+                               "n_tensors": n, "with_updates": with_updates,
+                               "updates": "adam" if with_updates else "none"}, self.config["train_warm_repeats"])
 
     def step_section(self):
         compiledir = self.compiledir()

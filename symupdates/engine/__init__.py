@@ -20,6 +20,7 @@ from . import inplace
 from .apply import apply_composite, elementwise_rule, elementwise_updates, elementwise_values
 from .backends import register_backends
 from .compose import fuse_updates
+from .backends.numba import register_split_rows
 from .op import MultiElemwise, multi_elemwise, row_layout
 from .trace import NotElementwiseError, trace_elementwise
 
@@ -37,4 +38,5 @@ __all__ = [
 ]
 
 inplace.register()
+register_split_rows()
 register_backends()

@@ -21,9 +21,10 @@ import numpy as np
 import pytensor.scalar as ps
 from pytensor import config
 from pytensor.graph.basic import Apply
-from pytensor.graph.op import Op
+from pytensor.link.c.op import COp
 from pytensor.tensor.type import TensorType
 
+from .backends import c as c_backend
 from .backends.c import c_kernel_available, c_kernel_module
 
 __all__ = ["MultiElemwise", "multi_elemwise", "row_layout", "reference_position", "can_overwrite", "MAX_ROWS", "PARALLEL_MIN_SIZE"]
@@ -33,7 +34,7 @@ __all__ = ["MultiElemwise", "multi_elemwise", "row_layout", "reference_position"
 PARALLEL_MIN_SIZE = 1 << 16
 
 
-class MultiElemwise(Op):
+class MultiElemwise(COp):
     """Apply ``scalar_op`` element-wise to ``n_rows`` rows of tensors.
 
     Inputs: row 0's ``row_width`` tensors, row 1's, ..., then the
@@ -158,10 +159,73 @@ class MultiElemwise(Op):
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_py_ufunc", None)
+        for cached in ("_py_ufunc", "_numba_scalar", "_c_source"):
+            state.pop(cached, None)
         return state
 
     # -- C implementation ---------------------------------------------------
+    #
+    # Two ways in.  PyTensor's C linker ("C" mode: the whole graph one C
+    # module) compiles ``c_code`` into its module.  The VM linkers call the
+    # thunk of ``make_thunk``: one extension module per composite and row
+    # layout, shared by every node of any number of rows (the C VM's own
+    # per-node modules would differ with the number of rows, and each costs
+    # a compiler run).  Both run the kernel and driver of
+    # ``backends/multi_elemwise.c``.
+
+    def c_code_cache_version(self):
+        composite = self.scalar_op.c_code_cache_version()
+        return (c_backend.C_VERSION, *composite) if composite else ()
+
+    def c_headers(self, **kwargs):
+        return list(self.scalar_op.c_headers(**kwargs))
+
+    def c_header_dirs(self, **kwargs):
+        return list(self.scalar_op.c_header_dirs(**kwargs))
+
+    def c_libraries(self, **kwargs):
+        return list(self.scalar_op.c_libraries(**kwargs)) + (["gomp"] if c_backend.use_openmp() else [])
+
+    def c_lib_dirs(self, **kwargs):
+        return list(self.scalar_op.c_lib_dirs(**kwargs))
+
+    def c_compile_args(self, **kwargs):
+        return list(self.scalar_op.c_compile_args(**kwargs)) + (["-fopenmp"] if c_backend.use_openmp() else [])
+
+    def c_support_code(self, **kwargs):
+        return self.scalar_op.c_support_code(**kwargs)
+
+    def c_support_code_apply(self, node, name):
+        if not c_kernel_available(self, node):
+            raise NotImplementedError("MultiElemwise: no C code for %s" % self.scalar_op)
+        return "\n".join(c_backend.c_headers(self)[-3:] + [c_backend.c_kernel_source(self, name)])
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        if not c_kernel_available(self, node):
+            raise NotImplementedError("MultiElemwise: no C code for %s" % self.scalar_op)
+        n_rows, width = self.n_rows(node), self.row_width
+        start = n_rows * width
+        destroy = [-1] * len(outputs)
+        for o, i in self.inplace:
+            destroy[o] = i % width
+        return """{
+    PyArrayObject* mt_in[] = {%(ins)s};
+    PyArrayObject* mt_inv[] = {%(invs)s};
+    PyArrayObject* mt_out[] = {%(outs)s};
+    static const npy_int64 mt_destroy[] = {%(destroy)s};
+    int mt_ok = run_node_%(name)s(mt_in, mt_inv, mt_out, mt_destroy, %(n_rows)d);
+    %(store)s
+    if (!mt_ok) { %(fail)s }
+}""" % dict(
+            ins=", ".join(inputs[:start]) or "NULL",
+            invs=", ".join(inputs[start:]) or "NULL",
+            outs=", ".join(outputs) or "NULL",
+            destroy=", ".join(map(str, destroy)) or "0",
+            name=name,
+            n_rows=n_rows,
+            store=" ".join("%s = mt_out[%d];" % (out, o) for o, out in enumerate(outputs)),
+            fail=sub["fail"],
+        )
 
     def make_thunk(self, node, storage_map, compute_map, no_recycling, impl=None):
         if impl == "py" or not config.cxx or not c_kernel_available(self, node):

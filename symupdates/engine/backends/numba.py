@@ -2,16 +2,32 @@
 
 Registered with PyTensor's ``numba_funcify`` when PyTensor loads its Numba
 backend (see :mod:`symupdates.engine.backends`).
+
+PyTensor's Numba linker compiles the whole graph as one jitted function of
+all its inputs, and Numba's compile time grows faster than linearly in the
+number of array arguments of a function.  A node of 32 rows of 4 tensors is
+such a function (~130 arguments).  In Numba mode, :class:`SplitRows`
+therefore gives every row its own node after the in-place rewrite: the
+nodes of one layout (composite, row layout, in-place pattern, dtypes and
+ranks) all run the same small jitted function, compiled once and cached on
+disk under a key that is the same in every process (:func:`cache_key`).
 """
 
+from hashlib import sha256
+
 import numpy as np
+from pytensor.graph.features import ReplaceValidate
+from pytensor.graph.rewriting.basic import GraphRewriter
 
 from ..op import PARALLEL_MIN_SIZE, MultiElemwise, reference_position, row_slices, scalar_node
 
 
 def register():
     try:
-        from pytensor.link.numba.dispatch.basic import numba_funcify, numba_njit, register_funcify_and_cache_key
+        from pytensor.link.numba.dispatch.basic import (
+            numba_njit,
+            register_funcify_and_cache_key,
+        )
     except ImportError:
         return
 
@@ -19,7 +35,7 @@ def register():
 
     def row_function(op, node, destroyed, may_be_large):
         """A jitted function computing one row; ``destroyed`` maps output -> row position."""
-        scalar_fn = numba_funcify(op.scalar_op, node=scalar_node(op))
+        scalar_fn, _ = scalar_function(op)
         width, nout, n_inv = op.row_width, op.nout_row, op.n_invariants
         ref = reference_position(op.scalars)
         out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
@@ -81,13 +97,25 @@ def register():
         exec("\n".join(lines), ns)
         return numba_njit(ns["row"])
 
+    node_functions = {}
+
     @register_funcify_and_cache_key(MultiElemwise)
     def numba_funcify_MultiElemwise(op, node, **kwargs):
-        n_rows, width, nout, start = row_slices(op, node)
-        destroy = dict(op.inplace)
         may_be_large = any(
             None in o.type.shape or np.prod(o.type.shape, dtype=np.int64) >= PARALLEL_MIN_SIZE for o in node.outputs
         )
+        key = cache_key(op, node, may_be_large)
+        # Nodes of one layout (every row's node in Numba mode) share one function.
+        found = node_functions.get(key) if key is not None else None
+        if found is None:
+            found = node_function(op, node, may_be_large)
+            if key is not None:
+                node_functions[key] = found
+        return found, key
+
+    def node_function(op, node, may_be_large):
+        n_rows, width, nout, start = row_slices(op, node)
+        destroy = dict(op.inplace)
         env = {}
         names = ["i%d" % k for k in range(len(node.inputs))]
         invs = names[start:]
@@ -108,6 +136,72 @@ def register():
         lines.append("    return %s" % (outs[0] if len(outs) == 1 else "(%s)" % ", ".join(outs)))
         ns = dict(env, np=np)
         exec("\n".join(lines), ns)
-        # Not cached on disk: PyTensor's cache wrapper passes ``*args``, which
-        # Numba compiles very slowly for hundreds of arguments.
-        return numba_njit(ns["multi_elemwise"]), None
+        return numba_njit(ns["multi_elemwise"])
+
+
+class SplitRows(GraphRewriter):
+    """Numba mode only: one MultiElemwise node per row, keeping its in-place pairs.
+
+    Every node then has a handful of arguments, and nodes of the same layout
+    share one compiled function (see the module's docstring).  It runs after
+    the in-place rewrite, whose groups keep graph validation cheap.
+    """
+
+    def add_requirements(self, fgraph):
+        fgraph.attach_feature(ReplaceValidate())
+
+    def apply(self, fgraph):
+        replacements = []
+        for node in fgraph.toposort():
+            op = node.op
+            if not isinstance(op, MultiElemwise) or op.n_rows(node) == 1:
+                continue
+            n_rows, width, nout, start = row_slices(op, node)
+            invariants = node.inputs[start:]
+            pairs = dict(op.inplace)
+            for r in range(n_rows):
+                row_inplace = [(o - r * nout, pairs[o] - r * width) for o in range(r * nout, (r + 1) * nout) if o in pairs]
+                row_op = MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=row_inplace)
+                new = row_op.make_node(*node.inputs[r * width:(r + 1) * width], *invariants)
+                replacements.extend(zip(node.outputs[r * nout:(r + 1) * nout], new.outputs))
+        if replacements:
+            fgraph.replace_all_validate(replacements, reason="symupdates_numba_split_rows")
+
+
+def register_split_rows():
+    """Register :class:`SplitRows` with the rewrites of Numba mode (tag "numba"), once per process."""
+    from pytensor.compile import optdb
+
+    if "symupdates_numba_split_rows" not in optdb:
+        optdb.register("symupdates_numba_split_rows", SplitRows(), "numba", position=50.7)
+
+
+def scalar_function(op):
+    """The composite's Numba function and PyTensor's cache key for it (made once per op)."""
+    found = getattr(op, "_numba_scalar", None)
+    if found is None:
+        from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+
+        found = op._numba_scalar = numba_funcify_and_cache_key(op.scalar_op, node=scalar_node(op))
+    return found
+
+
+#: Changes whenever the generated code changes, so that old cache entries are not used.
+CACHE_VERSION = 1
+
+
+def cache_key(op, node, may_be_large):
+    """A key for PyTensor's Numba disk cache, the same in every process.
+
+    It names what the generated code depends on: the composite (PyTensor's
+    own key for it), the row layout, the number of rows, the in-place
+    pattern and whether a parallel loop is compiled in.  Numba adds the
+    argument types (dtype, rank, layout) itself.  None when PyTensor cannot
+    key the composite.
+    """
+    _, composite_key = scalar_function(op)
+    if composite_key is None:
+        return None
+    text = str(("symupdates.MultiElemwise", CACHE_VERSION, composite_key, op.scalars, op.candidates, op.inplace,
+                op.n_rows(node), may_be_large))
+    return sha256(text.encode()).hexdigest()
