@@ -395,7 +395,7 @@ def test_hypergradient_lr_learns_a_better_learning_rate(tmp_path):
 
 def test_maml_sine_adaptation_lowers_the_few_shot_loss(tmp_path):
     output = tmp_path / "maml.png"
-    result = run_example("maml_sine.py", "--meta-steps", "60", "--meta-batch", "4", "--eval-tasks", "10",
+    result = run_example("maml_sine.py", "--meta-steps", "100", "--meta-batch", "5", "--eval-tasks", "10",
                          "--output", str(output))
     line = re.search(r"MAML initialisation: before ([0-9.]+), after 1 step ([0-9.]+), after 10 steps ([0-9.]+)",
                      result.stdout)
