@@ -377,3 +377,32 @@ def test_network3_dropout_masks_change_at_every_step():
     zero_first = first == 0
     assert 60 < zero_first.sum() < 140  # about half of the 200 units dropped
     assert not np.array_equal(zero_first, second == 0)
+
+
+# ---------------------------------------------------------------------------
+# issue 13: differentiable optimization
+
+
+def test_hypergradient_lr_learns_a_better_learning_rate(tmp_path):
+    output = tmp_path / "hypergradient_lr.png"
+    result = run_example("hypergradient_lr.py", "--outer-steps", "6", "--inner-steps", "3", "--output", str(output))
+    losses = [float(v) for v in re.findall(r"validation loss ([0-9.]+)$", result.stdout, re.M)]
+    rates = [float(v) for v in re.findall(r"outer step \d+: learning rate ([0-9.]+)", result.stdout)]
+    assert len(losses) == len(rates) == 6
+    assert rates[0] == 0.01 and rates[-1] > rates[0]  # descending the hypergradient raised it
+    assert losses[-1] < losses[0]
+    assert "learning rate: 0.01000 -> " in result.stdout
+    assert_png(output)
+
+
+def test_maml_sine_adaptation_lowers_the_few_shot_loss(tmp_path):
+    output = tmp_path / "maml.png"
+    result = run_example("maml_sine.py", "--meta-steps", "100", "--meta-batch", "5", "--eval-tasks", "10",
+                         "--output", str(output))
+    line = re.search(r"MAML initialisation: before ([0-9.]+), after 1 step ([0-9.]+), after 10 steps ([0-9.]+)",
+                     result.stdout)
+    before, after_1, after_10 = (float(v) for v in line.groups())
+    assert after_1 < before and after_10 < before
+    random_init = re.search(r"random initialisation: before ([0-9.]+)", result.stdout)
+    assert before < float(random_init.group(1))  # meta-training helped before any adaptation
+    assert_png(output)

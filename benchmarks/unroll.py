@@ -1,0 +1,102 @@
+"""Steps per second of ``symupdates.unroll(k=10)`` against 10 separate calls.
+
+Adam (float32) on the "500 x 100" layout (500 tensors of 100 elements) and
+the "1 x 10M" layout (one tensor of 10M elements), with a linear loss
+``sum(c * p)`` (constant gradients: the step is all optimizer work), on the
+C backend (``Mode(linker="cvm", optimizer="fast_run")``) and on PyTensor's
+default mode.  For each: one compiled call of one step, called ``k`` times;
+one call of ``unroll(..., method="unrolled")``; one of ``method="scan"``.
+Each is measured in rounds (every variant in turn per round); the median
+round is reported, with the ratio to the separate calls of the same run.
+
+    python benchmarks/unroll.py [--steps 10] [--rounds 5] [--cases 500x100 1x10M] [--modes c default]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode, get_default_mode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from problems import DTYPE, HYPER, arrays, layout_shapes  # noqa: E402
+
+import symupdates  # noqa: E402
+
+CASES = {"500x100": (500, 100), "1x10M": (1, 10_000_000)}
+
+
+def modes(names):
+    out = {}
+    for name in names:
+        if name == "c":
+            out["C (cvm)"] = Mode(linker="cvm", optimizer="fast_run")
+        elif name == "default":
+            mode = get_default_mode()
+            out["default (%s)" % type(mode.linker).__name__] = mode
+        else:
+            out[name] = name
+    return out
+
+
+def build(case, k, method, mode):
+    n, size = CASES[case]
+    shapes = layout_shapes(n, size)
+    params = [pytensor.shared(v, name="p%d" % i) for i, v in enumerate(arrays(shapes))]
+    coefficients = [pt.constant(c) for c in arrays(shapes, seed=1, scale=0.1)]
+    loss = pt.add(*[(c * p).sum() for c, p in zip(coefficients, params)]) if n > 1 else (coefficients[0] * params[0]).sum()
+    rule = symupdates.adam(**HYPER["adam"])
+    if method == "calls":
+        updates, calls = rule(loss, params), k
+    else:
+        updates, calls = symupdates.unroll(rule, loss, params, k, method=method), 1
+    start = time.perf_counter()
+    fn = pytensor.function([], [], updates=updates, mode=mode)
+    compile_seconds = time.perf_counter() - start
+    fn()  # warm up (first-call allocations)
+
+    def run():
+        for _ in range(calls):
+            fn()
+
+    return run, compile_seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--modes", nargs="+", default=["c", "default"])
+    parser.add_argument("--methods", nargs="+", default=["calls", "unrolled", "scan"])
+    args = parser.parse_args(argv)
+    k = args.steps
+    print("Adam, %s, %d steps; steps per second (median of %d rounds), ratio to %d separate calls"
+          % (DTYPE, k, args.rounds, k))
+    for mode_name, mode in modes(args.modes).items():
+        for case in args.cases:
+            runs = {}
+            for method in args.methods:
+                runs[method] = build(case, k, method, mode)
+            times = {m: [] for m in runs}
+            for _ in range(args.rounds):
+                for method, (run, _) in runs.items():
+                    start = time.perf_counter()
+                    run()
+                    times[method].append(time.perf_counter() - start)
+            base = np.median(times["calls"]) if "calls" in times else None
+            for method in runs:
+                seconds = float(np.median(times[method]))
+                label = "%d separate calls" % k if method == "calls" else "unroll(k=%d, %s)" % (k, method)
+                ratio = "" if base is None else "  x%.2f" % (base / seconds)
+                print("%-14s %-8s %-26s %10.1f steps/s  (compile %.1f s)%s"
+                      % (mode_name, case, label, k / seconds, runs[method][1], ratio))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
