@@ -8,7 +8,7 @@ the updates of Adam alone and of every composition of issue 10 around it,
 interleaved: each round compiles every variant once, in turn, so that the
 load of a shared machine falls on all of them alike.  Each compile is the
 build of the updates, ``pytensor.function`` and the first call, in this
-process (caches warm after the first round, which is not counted).
+process (caches warm after the ``--warmup`` rounds, which are not counted).
 Prints the median of the rounds and its ratio to the bare rule, and the
 update nodes and in-place status of each variant.
 """
@@ -80,6 +80,7 @@ def main():
     parser.add_argument("--tensors", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--modes", nargs="+", default=["cvm", "numba"], choices=list(MODES))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="rounds not counted (default 1)")
     parser.add_argument("--only", nargs="*", help="variants to measure (default: all)")
     args = parser.parse_args()
     names = [n for n in variants() if not args.only or n in args.only or n == "bare"]
@@ -87,12 +88,12 @@ def main():
         for n in args.tensors:
             times = {name: [] for name in names}
             shapes = {}
-            for r in range(args.rounds + 1):
+            for r in range(args.warmup + args.rounds):
                 for name in names:
                     seconds, f = compile_once(variants()[name], n, mode)
-                    if r == 0:
+                    if name not in shapes:
                         shapes[name] = structure(f)
-                    else:
+                    if r >= args.warmup:
                         times[name].append(seconds)
             bare = statistics.median(times["bare"])
             for name in names:

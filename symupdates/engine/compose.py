@@ -128,7 +128,7 @@ class _Graph:
             todo.extend(x for x in self.unit_inputs(unit) if x.type.ndim == ndim)
         return found
 
-    def prune(self, region):
+    def prune(self, region, keep=()):
         """``region`` without the units whose values something outside it reads.
 
         Such a unit would be computed twice (by its own node for the outside
@@ -141,6 +141,8 @@ class _Graph:
         while changed:
             changed = False
             for unit in list(region):
+                if unit in keep:
+                    continue
                 if not any(c not in region for out in self.unit_outputs(unit) for c in self.clients.get(out, ())):
                     continue
                 if not isinstance(unit, tuple) and not any(
@@ -155,7 +157,7 @@ class _Cluster:
     """The updates one region computes: its formula, as a hashable key, and its leaves."""
 
     def __init__(self, graph, targets, exprs, region):
-        self.targets, self.exprs = targets, exprs
+        self.targets, self.exprs, self.region = targets, exprs, region
         table, self.leaves, self.steps = {}, [], []
         leaf_index = {}
 
@@ -259,7 +261,7 @@ def fuse_updates(updates):
         if region:
             members.setdefault(find(i), []).append(i)
 
-    groups = OrderedDict()
+    groups, bare = OrderedDict(), []
     for indices in members.values():
         region = graph.prune(set().union(*(regions[i] for i in indices)))
         kept = []
@@ -272,24 +274,73 @@ def fuse_updates(updates):
         region = set().union(*(r for _, r in kept))
         if all(isinstance(u, tuple) for u in region) and all(graph.unit_of(exprs[i]) is not None for i, _ in kept) \
                 and len({u[0] for u in region}) == 1:
-            continue  # a bare rule's kernel: nothing to fuse
+            bare.append((kept, region))  # a bare rule's kernel: nothing to fuse...
+            continue
         cluster = _Cluster(graph, [variables[i] for i, _ in kept], [exprs[i] for i, _ in kept], region)
         groups.setdefault(cluster.key, []).append(cluster)
+    # ... unless other rows of its node were fused (decay masked to some
+    # parameters): the old node, kept for these rows, would compute them all
+    fused = {u[0] for clusters in groups.values() for c in clusters for u in c.region if isinstance(u, tuple)}
+    for kept, region in bare:
+        if next(iter(region))[0] in fused:
+            cluster = _Cluster(graph, [variables[i] for i, _ in kept], [exprs[i] for i, _ in kept], region)
+            groups.setdefault(cluster.key, []).append(cluster)
 
     for clusters in groups.values():
-        first = clusters[0]
-        targets = [set(c.targets) for c in clusters]
-        invariant = [
-            leaf.type.ndim == 0 and all(c.leaves[k] is leaf and leaf not in t for c, t in zip(clusters, targets))
-            for k, leaf in enumerate(first.leaves)
-        ]
-        if all(invariant):
-            invariant[0] = False
-        composite = first.composite(invariant)
-        rows = [tuple(x for x, inv in zip(c.leaves, invariant) if not inv) for c in clusters]
-        invariants = [x for x, inv in zip(first.leaves, invariant) if inv]
-        outputs = apply_composite(composite, rows, invariants, targets=[tuple(c.targets) for c in clusters])
+        outputs = _apply(clusters, [tuple(c.targets) for c in clusters])
         for c, outs in zip(clusters, outputs):
             for var, out in zip(c.targets, outs):
                 updates[var] = as_type_of(out, var)
-    return updates
+    return _absorb_inputs(updates)
+
+
+def _apply(clusters, targets):
+    """The clusters (of one formula) as rows of kernels; their outputs, row by row."""
+    first = clusters[0]
+    updated = [set(c.targets) for c in clusters]
+    # a 0-d leaf all rows share is a loop invariant, passed once per node
+    invariant = [
+        leaf.type.ndim == 0 and all(c.leaves[k] is leaf and leaf not in u for c, u in zip(clusters, updated))
+        for k, leaf in enumerate(first.leaves)
+    ]
+    if all(invariant):
+        invariant[0] = False
+    composite = first.composite(invariant)
+    rows = [tuple(x for x, inv in zip(c.leaves, invariant) if not inv) for c in clusters]
+    invariants = [x for x, inv in zip(first.leaves, invariant) if inv]
+    return apply_composite(composite, rows, invariants, targets=targets)
+
+
+def _absorb_inputs(updates):
+    """Kernels whose values something else also reads (lamb's direction feeds
+    its trust ratio; a rule's new values feed skip_nonfinite's check) stay
+    kernels of their own; the element-wise arithmetic on their inputs
+    (a clipped or decayed gradient) moves into them."""
+    from pytensor.graph.replace import graph_replace
+
+    variables, exprs = list(updates), list(updates.values())
+    graph = _Graph(exprs)
+    replace = {}
+    for node in graph.nodes:
+        if not isinstance(node.op, MultiElemwise):
+            continue
+        clusters = []
+        for r in range(node.op.n_rows(node)):
+            unit = (node, r)
+            below = set()
+            for x in graph.unit_inputs(unit)[:node.op.row_width]:
+                if x.type.ndim == graph.unit_outputs(unit)[0].type.ndim:
+                    below |= graph.region(x)
+            region = graph.prune(below | {unit}, keep={unit})
+            clusters.append(_Cluster(graph, [None] * node.op.nout_row, list(graph.unit_outputs(unit)), region))
+        if all(len(c.steps) == 1 for c in clusters):
+            continue
+        groups = OrderedDict()
+        for c in clusters:
+            groups.setdefault(c.key, []).append(c)
+        for group in groups.values():
+            for c, outs in zip(group, _apply(group, None)):
+                replace.update(zip(c.exprs, outs))
+    if not replace:
+        return updates
+    return OrderedDict(zip(variables, graph_replace(exprs, replace, strict=False)))
