@@ -509,3 +509,25 @@ def test_embeddings_example_trains_both_ways():
     # both held-out losses fall at every report: the same shape
     assert np.all(np.diff(curves[:, 1]) < 0) and np.all(np.diff(curves[:, 2]) < 0)
     assert lines[4].startswith("ms per step: dense ")
+
+
+# ---------------------------------------------------------------------------
+# unroll: k lazy steps as one graph
+
+
+@pytest.mark.parametrize("form", ["dense", "sparse"])
+@pytest.mark.parametrize("rule", ["sparse_adam", "adam_lazy"])
+def test_unrolled_lazy_steps_match_the_transcription(rule, form):
+    """All six batches in one call of ``unroll``: LazyAdam's numbers, touched rows only."""
+    E = pytensor.shared(E0.copy(), name="E")
+    idx, y = pt.lvector("idx"), pt.vector("y")
+    loss = loss_of(E, pt.zeros(D), idx, y, form)
+    optimizer = symupdates.sparse_adam(learning_rate=0.1) if rule == "sparse_adam" else symupdates.adam(
+        learning_rate=0.1, lazy=True)
+    all_idx, all_y = pt.lmatrix("all_idx"), pt.matrix("all_y")
+    new = symupdates.unroll(optimizer, loss, [E], STEPS, sequences={idx: all_idx, y: all_y})
+    f = pytensor.function([all_idx, all_y], [], updates=new)
+    f(np.stack(BATCHES), np.stack(TARGETS))
+    expected = lazy_numpy(lazy_adam_numpy(lr=0.1), slots=(0.0, 0.0))[-1][0]
+    np.testing.assert_allclose(E.get_value(), expected, rtol=1e-10, atol=1e-12)
+    assert np.array_equal(E.get_value()[9], E0[9])  # never touched
