@@ -63,7 +63,7 @@ def _hypergradient_updates(rule, step, loss_or_grads, params, learning_rate, hyp
     return updates
 
 
-@update_rule(anchors={"Baydin et al. 2018, Algorithm SGD-HD": {}})
+@update_rule  # no reference implementation anchored: tested against a transcription of the paper
 def sgd_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=0.001):
     """SGD with hypergradient descent on its learning rate (SGD-HD).
 
@@ -97,7 +97,7 @@ def sgd_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=0.001):
     return _hypergradient_updates("sgd_hd", step, loss_or_grads, params, learning_rate, hypergradient_lr)
 
 
-@update_rule(anchors={"Baydin et al. 2018, Algorithm Adam-HD": {}})
+@update_rule  # no reference implementation anchored: tested against a transcription of the paper
 def adam_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=1e-7, beta1=0.9, beta2=0.999,
             epsilon=1e-8):
     """Adam with hypergradient descent on its learning rate (Adam-HD).
