@@ -300,6 +300,7 @@ HYPERPARAMETER_RANGES = {
     "trust_coefficient": _NONNEGATIVE,
     "final_lr": _NONNEGATIVE,
     "gamma": _NONNEGATIVE,
+    "hypergradient_lr": _NONNEGATIVE,
 }
 
 

@@ -138,6 +138,8 @@ BAD_AND_GOOD = {
     "min_dim_size_to_factor": ([-1], [0, 128]),
     "ns_steps": ([-1, 100], [0, 99]),
     "fan_out_axis": ([-1, 2], [0, 1]),
+    "hypergradient_lr": NONNEGATIVE,
+    "max_scaling": ([0.0, -1.0, NAN], [1e-3, 1e5]),
 }
 #: Where a rule's argument means something else than in the others.
 RULE_BAD_AND_GOOD = {

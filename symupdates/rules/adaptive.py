@@ -14,7 +14,6 @@ switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
 """
 
 
-import numbers
 
 import numpy as np
 import pytensor.tensor as pt
@@ -156,7 +155,9 @@ def adagrad(
             "learning_rate": 0.01, "rho": 0.99, "epsilon": 1e-8, "epsilon_placement": "outside_sqrt",
         },
         "blocks.algorithms.RMSProp": {"learning_rate": 1.0, "rho": 0.9, "epsilon": 0.0, "max_scaling": 1e5},
-    }
+    },
+    # 1 / max_scaling bounds the denominator: 0 would divide by zero
+    ranges={"max_scaling": Range(0, np.inf, low_open=True, optional=True)},
 )
 def rmsprop(
     loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6, *, epsilon_placement="inside_sqrt",
@@ -248,8 +249,6 @@ def rmsprop(
     maximize = check_switch("maximize", maximize)
     initial = initial_value("initial_accumulator_value", initial_accumulator_value)
     with_momentum = not is_off(momentum)
-    if max_scaling is not None and (isinstance(max_scaling, bool) or not isinstance(max_scaling, numbers.Real) or not max_scaling > 0):
-        raise ValueError("max_scaling must be a number > 0 (or None for no bound), got %r" % (max_scaling,))
     bound = {} if max_scaling is None else {"min_denominator": 1.0 / max_scaling}
 
     def denominator(var, epsilon, min_denominator=None):
