@@ -13,8 +13,6 @@ switches after them reproduce torch.optim, optax, Keras and Chainer.  Besides
     values.
 """
 
-
-
 import numpy as np
 import pytensor.tensor as pt
 
