@@ -216,7 +216,7 @@ def test_bad_rules_are_refused_at_construction():
     with pytest.raises(ValueError, match="unknown rule 'adamm'"):
         Optimizer("adamm")
     with pytest.raises(TypeError, match="learning_rate"):
-        Optimizer("sgd")  # sgd has no default learning rate
+        Optimizer("sign_sgd")  # sign_sgd has no default learning rate
     with pytest.raises(TypeError, match="bogus"):
         Optimizer("adam", bogus=1.0)
     with pytest.raises(TypeError, match="not a registered rule"):

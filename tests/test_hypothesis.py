@@ -253,7 +253,11 @@ def combinations(name, backend):
 
 #: Rules whose state is not element-wise: per-tensor norms (layer-wise), per-axis
 #: or factored accumulators, matrix iterations, a window of past gradients.
-NOT_ELEMENTWISE = {"lamb", "lars", "novograd", "fromage", "adafactor", "muon", "sm3", "adagrad_window"}
+NOT_ELEMENTWISE = {"lamb", "lars", "novograd", "fromage", "adafactor", "muon", "sm3", "adagrad_window",
+                   # a learning rate adapted by a dot product over all parameters (tests/test_unroll.py)
+                   "sgd_hd", "adam_hd",
+                   # updates only the rows a gradient touches (tests/test_sparse.py)
+                   "sparse_adam"}
 
 
 def test_every_elementwise_rule_is_covered():
