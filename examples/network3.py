@@ -40,6 +40,7 @@ main job.
 
 import argparse
 import gzip
+import os
 import pickle
 import sys
 import time
