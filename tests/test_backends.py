@@ -141,7 +141,7 @@ def reference_lamb(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6):
 
 LARGE_CASES = {
     "adam": lambda: test_formulas.reference_adam(),
-    "momentum": lambda: test_formulas.reference_momentum(0.05),
+    "momentum": lambda: test_formulas.reference_momentum(1e-3),  # momentum's default learning rate (PyMC's)
     "lamb": reference_lamb,
 }
 

@@ -293,7 +293,9 @@ HUGE = {"float32": np.float32(1e30), "float64": 1e200}
 
 #: Rules whose reference implementation overflows too (documented in their
 #: docstrings): the reference's NumPy transcription, or the reference itself.
-OVERFLOWING = {"rmsprop_graves", "smorms3", "yogi", "adafactor"}
+OVERFLOWING = {"rmsprop_graves", "smorms3", "yogi", "adafactor",
+               # the hypergradient is a dot product of gradients over all parameters: 1e30 squared overflows
+               "sgd_hd", "adam_hd"}
 
 
 def huge_gradient_run(names, dtype, steps=3, wrap=None):

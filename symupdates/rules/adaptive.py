@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 from ..core import (
     Range,
     as_hyperparameter,
+    check_hyperparameters,
     check_params,
     get_or_compute_grads,
     make_updates,
@@ -247,6 +248,8 @@ def rmsprop(
     maximize = check_switch("maximize", maximize)
     initial = initial_value("initial_accumulator_value", initial_accumulator_value)
     with_momentum = not is_off(momentum)
+    if max_scaling is not None:  # refused under its own name, before it becomes 1 / max_scaling
+        check_hyperparameters(check_params(params), max_scaling=max_scaling)
     bound = {} if max_scaling is None else {"min_denominator": 1.0 / max_scaling}
 
     def denominator(var, epsilon, min_denominator=None):
