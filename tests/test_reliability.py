@@ -293,9 +293,10 @@ HUGE = {"float32": np.float32(1e30), "float64": 1e200}
 
 #: Rules whose reference implementation overflows too (documented in their
 #: docstrings): the reference's NumPy transcription, or the reference itself.
-OVERFLOWING = {"rmsprop_graves", "smorms3", "yogi", "adafactor",
-               # the hypergradient is a dot product of gradients over all parameters: 1e30 squared overflows
-               "sgd_hd", "adam_hd"}
+OVERFLOWING = {"rmsprop_graves", "smorms3", "yogi", "adafactor"}
+#: Known defect, open in issue 13: the hypergradient (a dot product of gradients
+#: over all parameters) overflows from the second step of 1e30 gradients.
+HYPERGRADIENT_RULES = {"sgd_hd", "adam_hd"}
 
 
 def huge_gradient_run(names, dtype, steps=3, wrap=None):
@@ -316,7 +317,7 @@ def huge_gradient_run(names, dtype, steps=3, wrap=None):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_huge_finite_gradients_keep_parameters_finite(dtype):
-    values = huge_gradient_run([n for n in NAMES if n not in OVERFLOWING], dtype)
+    values = huge_gradient_run([n for n in NAMES if n not in OVERFLOWING | HYPERGRADIENT_RULES], dtype)
     for name, params in values.items():
         assert all(np.all(np.isfinite(p)) for p in params), name
 
