@@ -16,7 +16,7 @@ from .gradient import differentiable
 from .op import multi_elemwise, row_layout
 from .trace import trace_elementwise
 
-__all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "apply_composite"]
+__all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "apply_composite", "parameter_updates"]
 
 #: Step functions abbreviate some arguments; errors name the rule's argument.
 ARGUMENT_NAMES = {"lr": "learning_rate"}
@@ -141,13 +141,19 @@ def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False,
     states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
     if counter:
         count, hyper["t"] = step_counter(rule)
-    updates = elementwise_updates(
+    updates = parameter_updates(step, params, grads, states, hyper, rule)
+    if counter:
+        updates[count] = hyper["t"]
+    return updates
+
+
+def parameter_updates(step, params, grads, states, hyper, rule):
+    """:func:`elementwise_updates` of ``step(param, grad, *state)`` for every
+    parameter, its outputs replacing the state then the parameter."""
+    return elementwise_updates(
         step,
         rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
         targets=[(*s, p) for p, s in zip(params, states)],
         hyper=hyper,
         name=rule,
     )
-    if counter:
-        updates[count] = hyper["t"]
-    return updates

@@ -25,7 +25,7 @@ from ..core import (
     step_counter,
     update_rule,
 )
-from ..engine import elementwise_updates
+from ..engine.apply import parameter_updates
 
 __all__ = ["sgd_hd", "adam_hd"]
 
@@ -50,13 +50,7 @@ def _hypergradient_updates(rule, step, loss_or_grads, params, learning_rate, hyp
     hyper["lr"] = as_hyperparameter(learning_rate, dtype, "learning_rate") + new_change
     if counter:
         count, hyper["t"] = step_counter(rule)
-    updates = elementwise_updates(
-        step,
-        rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
-        targets=[(*s, p) for p, s in zip(params, states)],
-        hyper=hyper,
-        name=rule,
-    )
+    updates = parameter_updates(step, params, grads, states, hyper, rule)
     updates[change] = new_change
     if counter:
         updates[count] = hyper["t"]
