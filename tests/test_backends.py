@@ -10,6 +10,7 @@ backend fails here (no skips): every backend is installed by the test extra.
 import inspect
 
 import numpy as np
+import pytensor
 import pytest
 from pytensor.compile.mode import Mode
 
@@ -30,6 +31,12 @@ BACKENDS = {
 # Different backends round transcendental functions differently; a few
 # steps keep the difference at the level of the dtype's precision.
 TOLERANCE = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-11, atol=1e-13)}
+# PyTensor's Numba mode compiles with fastmath (``numba__fastmath``, on by
+# default): LLVM reassociates the norms' sums and folds divisions.  Where a
+# rule branches on a norm (adafactor's update clipping at rms(u) = 1, lars'
+# trust ratio) that moves float64 results by up to ~1e-9 within three steps;
+# with ``numba__fastmath=False`` they meet the tolerance above.
+NUMBA_FASTMATH_TOLERANCE = {"float32": TOLERANCE["float32"], "float64": dict(rtol=5e-9, atol=1e-12)}
 
 
 def rule_arguments(rule):
@@ -103,7 +110,8 @@ def test_same_trajectory_on_every_backend(names, backend, dtype):
                 assert value.dtype == np.dtype(dtype), name
                 assert value.shape == init.shape, name
         try:
-            assert_trajectories_close(mine, theirs, **TOLERANCE[dtype])
+            fastmath = backend == "numba" and pytensor.config.numba__fastmath
+            assert_trajectories_close(mine, theirs, **(NUMBA_FASTMATH_TOLERANCE if fastmath else TOLERANCE)[dtype])
         except AssertionError as error:
             raise AssertionError("%s on %s, %s: %s" % (name, backend, dtype, error)) from None
         # the rule moved the parameters, so equal trajectories say something

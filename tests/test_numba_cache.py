@@ -70,3 +70,28 @@ def test_one_row_per_node_in_place_and_one_key_per_layout(two_processes):
     assert first["rows"] == [1, 1, 1, 1]
     assert first["in_place"] == [3, 3, 3, 3]  # param, m and v of every row
     assert len(set(first["keys"])) == 1  # every row has the same layout: one function
+
+
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_chained_engine_nodes_are_split_too(name):
+    """A rule whose engine nodes feed each other (moments, then the trust-ratio step) gets one row per node.
+
+    The row nodes of the second node must read the row nodes of the first:
+    built from the first node's outputs, they would bring it back beside
+    its own rows, two destroyers of one state variable, and the split would
+    be refused (PyTensor logs it and compiles the unsplit graph).
+    """
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+
+    import symupdates
+    from symupdates.engine import MultiElemwise
+
+    params = [pytensor.shared(np.ones(s), name="p%d" % i) for i, s in enumerate([(3,), (2, 3), (4,)])]
+    loss = sum((p ** 2).sum() for p in params) + pt.scalar("x")
+    f = pytensor.function([loss.owner.inputs[1]], loss, updates=symupdates.RULES[name](loss, params, learning_rate=0.1),
+                          mode="NUMBA")
+    nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, MultiElemwise)]
+    assert len(nodes) >= 2 * len(params)
+    assert all(n.op.n_rows(n) == 1 for n in nodes)

@@ -151,21 +151,24 @@ class SplitRows(GraphRewriter):
         fgraph.attach_feature(ReplaceValidate())
 
     def apply(self, fgraph):
-        replacements = []
+        # The row nodes of a node read the row nodes of the nodes before it, not
+        # the node they replace: that one would come back with its destroyers.
+        replaced = {}
         for node in fgraph.toposort():
             op = node.op
             if not isinstance(op, MultiElemwise) or op.n_rows(node) == 1:
                 continue
             n_rows, width, nout, start = row_slices(op, node)
-            invariants = node.inputs[start:]
+            inputs = [replaced.get(i, i) for i in node.inputs]
+            invariants = inputs[start:]
             pairs = dict(op.inplace)
             for r in range(n_rows):
                 row_inplace = [(o - r * nout, pairs[o] - r * width) for o in range(r * nout, (r + 1) * nout) if o in pairs]
                 row_op = MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=row_inplace)
-                new = row_op.make_node(*node.inputs[r * width:(r + 1) * width], *invariants)
-                replacements.extend(zip(node.outputs[r * nout:(r + 1) * nout], new.outputs))
-        if replacements:
-            fgraph.replace_all_validate(replacements, reason="symupdates_numba_split_rows")
+                new = row_op.make_node(*inputs[r * width:(r + 1) * width], *invariants)
+                replaced.update(zip(node.outputs[r * nout:(r + 1) * nout], new.outputs))
+        if replaced:
+            fgraph.replace_all_validate(list(replaced.items()), reason="symupdates_numba_split_rows")
 
 
 def register_split_rows():
