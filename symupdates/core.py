@@ -311,7 +311,8 @@ def check_ranges(rule, arguments, ranges=None):
     :data:`HYPERPARAMETER_RANGES` or in ``ranges`` (the rule's own, which
     win) are checked.  Symbolic values are left alone (their value is only
     known when the step runs), but a symbolic bool is refused as a Python
-    bool is.  Raises ``TypeError`` for a value that is not a number,
+    bool is, and so is any symbolic value of an integer range (a count that
+    shapes the graph).  Raises ``TypeError`` for a value that is not a number,
     ``ValueError`` (the message says ``<rule>: invalid <name> value``) for a
     number out of range.
     """
@@ -323,6 +324,8 @@ def check_ranges(rule, arguments, ranges=None):
         if isinstance(value, Variable):
             if getattr(value.type, "dtype", None) == "bool":
                 raise TypeError("%s: %s must be a real number, got a symbolic bool %s" % (rule, name, value))
+            if valid.integer:  # a count that shapes the graph: known when the updates are built
+                raise TypeError("%s: %s must be %s, got the symbolic %s" % (rule, name, valid, value))
             continue
         if value is None and valid.optional:
             continue
@@ -358,6 +361,11 @@ def as_type_of(expr, var):
 def is_state(var):
     """True for a shared variable created by this package as optimizer state."""
     return getattr(getattr(var, "tag", None), STATE_TAG, None) is not None
+
+
+def state_slot(var):
+    """``(rule, slot)`` of a state variable (``("adam", "m")``, ``("adam", "t")``), None for others."""
+    return getattr(getattr(var, "tag", None), STATE_TAG, None)
 
 
 def _tag_state(var, rule, slot):
@@ -506,6 +514,9 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
 
     wrapper.anchors = dict(anchors or {})
     wrapper.ranges = dict(ranges or {})
+    if rule.__name__ in RULES:
+        raise ValueError("update_rule: a rule named %r is registered already (%s.%s); give the new one another name"
+                         % (rule.__name__, RULES[rule.__name__].__module__, rule.__name__))
     RULES[rule.__name__] = wrapper
     return wrapper
 

@@ -274,3 +274,13 @@ def test_partial_application_checks_hyperparameter_values_when_applied(params):
     optimizer = symupdates.adam(learning_rate=pt.vector("lr"))
     with pytest.raises(ValueError, match="learning_rate must be a scalar"):
         optimizer(loss_of(params), params)
+
+
+def test_a_second_rule_of_a_registered_name_is_refused():
+    def adam(loss_or_grads, params, learning_rate=0.1):
+        return {}
+
+    before = dict(symupdates.RULES)
+    with pytest.raises(ValueError, match="'adam' is registered already"):
+        symupdates.core.update_rule(adam)
+    assert symupdates.RULES == before and symupdates.RULES["adam"] is symupdates.adam

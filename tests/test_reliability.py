@@ -90,7 +90,8 @@ def test_complex_symbolic_value_for_every_numeric_hyperparameter(name, no_new_sh
 # 2. hyperparameter ranges
 
 #: Arguments whose value shapes the graph or the state (a Python number only).
-SET_WHEN_BUILT = {"n_win", "ns_steps", "fan_out_axis", "min_dim_size_to_factor", "initial_accumulator_value"}
+SET_WHEN_BUILT = {"n_win", "ns_steps", "fan_out_axis", "min_dim_size_to_factor", "initial_accumulator_value",
+                  "warmup_steps"}
 
 #: Arguments with a None default that are not numbers.
 NOT_NUMBERS = {"weight_decay_mask", "trust_ratio_mask", "fallback"}
@@ -140,12 +141,29 @@ BAD_AND_GOOD = {
     "fan_out_axis": ([-1, 2], [0, 1]),
     "hypergradient_lr": NONNEGATIVE,
     "max_scaling": ([0.0, -1.0, NAN], [1e-3, 1e5]),
+    "warmup_steps": ([0, -2], [1, 10000]),
+    "weight_lr_power": NONNEGATIVE,
 }
 #: Where a rule's argument means something else than in the others.
 RULE_BAD_AND_GOOD = {
     ("lion", "beta1"): (UNIT[0], [0.0, 1.0]),  # lion-pytorch accepts both ends, no bias correction
     ("lion", "beta2"): (UNIT[0], [0.0, 1.0]),
+    # y interpolates x and z with weights beta1 and 1 - beta1, and x is recovered by dividing by beta1
+    ("schedule_free_adamw", "beta1"): ([0.0, 1.0, -0.1, NAN], [1e-3, 0.999]),
 }
+
+
+INTEGER_CASES = [(name, argument) for name in NAMES for argument, valid in rule(name).ranges.items() if valid.integer]
+
+
+@pytest.mark.parametrize("name, argument", INTEGER_CASES, ids=["%s-%s" % c for c in INTEGER_CASES])
+def test_symbolic_value_of_a_count_refused(name, argument, no_new_shared):
+    """A count (a graph's shape: iterations, window, warmup length) must be known when the updates are built."""
+    W = matrix()
+    no_new_shared.clear()
+    arguments = dict(rule_arguments(rule(name)), **{argument: pt.scalar(dtype="int64")})
+    with pytest.raises(TypeError, match="%s: %s must be an integer" % (name, argument)):
+        rule(name)([pt.zeros((3, 2))], [W], **arguments)
 
 
 def numeric_arguments(rule):

@@ -20,7 +20,7 @@ import pytensor
 import pytest
 
 import symupdates
-from harness import assert_trajectories_close, load_trajectory, make_problem, numpy_trajectory, run_rule
+from harness import assert_trajectories_close, load_trajectory, make_problem, numpy_grads, numpy_trajectory, run_rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -52,7 +52,7 @@ try:
 except ImportError:  # torch is in the test extra; without it only the golden files are used
     HAVE_TORCH = False
 
-OUR_RULES = list(symupdates.rules.adam_family.__all__)
+OUR_RULES = [name for name in symupdates.rules.adam_family.__all__ if name in symupdates.RULES]
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +277,8 @@ ANCHOR_CASES = {
     ("adabelief", "optax.adabelief"): ("optax", "adabelief"),
     ("yogi", "optax.yogi"): ("optax", "yogi"),
     ("adan", "optax.adan"): ("optax", "adan"),
+    ("adopt", "optax.contrib.adopt"): ("optax", "adopt_defaults"),
+    ("schedule_free_adamw", "optax.contrib.schedule_free_adamw"): ("optax", "schedule_free_adamw_defaults"),
     ("adabound", "chainer.optimizers.AdaBound"): ("numpy", "chainer_adabound"),
     ("amsbound", "chainer.optimizers.AMSBound"): ("numpy", "chainer_amsbound"),
 }
@@ -371,6 +373,9 @@ WRONG_SWITCHES = [
     ("torch", "nadam_weight_decay_maximize", {"maximize": False}),
     ("optax", "adan_options", {"weight_decay": 0.0}),
     ("optax", "yogi", {"initial_accumulator_value": 0.5}),
+    ("optax", "adopt_nesterov", {"nesterov": False}),
+    ("optax", "adopt_unclipped", {"clipping": True}),
+    ("optax", "schedule_free_adamw_warmup", {"warmup_steps": None}),
 ]
 
 
@@ -551,3 +556,42 @@ def test_nadam_refuses_bad_gradients_before_creating_state():
     W = pytensor.shared(np.ones(3), name="W")
     with pytest.raises(ValueError, match="1 parameters"):
         symupdates.nadam([pytensor.tensor.ones(3), pytensor.tensor.ones(3)], [W])
+
+
+def test_schedule_free_eval_params_are_the_average_of_the_steps(problem):
+    """x, where a Schedule-Free model is evaluated, is the running average of the steps z.
+
+    With a constant learning rate every step has the same weight (Defazio
+    et al. 2024, eq. 1: ``x_t = (1 - 1/t) x_(t-1) + z_t / t``).  The steps
+    are recomputed here in NumPy from the golden trajectory of optax (the
+    gradients at the iterates ``y`` it visited), then averaged.
+    """
+    _, kwargs, _, _ = GENERATORS["optax"].CASES["schedule_free_adamw_options"]
+    lr, beta2, eps, decay = kwargs["learning_rate"], kwargs["beta2"], kwargs["epsilon"], kwargs["weight_decay"]
+    golden = load_trajectory(GENERATORS["optax"].file_name("schedule_free_adamw_options"))
+    short = dict(problem, steps=5)
+    _, updates, params = run_rule(symupdates.schedule_free_adamw, short, return_updates=True, **kwargs)
+    ys = [short["init"]] + golden[:short["steps"]]
+    z = [np.array(p) for p in short["init"]]
+    v = [np.zeros_like(p) for p in z]
+    steps = []
+    for t in range(1, short["steps"] + 1):
+        grads = numpy_grads(short, ys[t - 1], t - 1)
+        v = [beta2 * vi + (1 - beta2) * g**2 for vi, g in zip(v, grads)]
+        z = [zi - lr * (g / (np.sqrt(vi / (1 - beta2**t)) + eps) + decay * y)
+             for zi, g, vi, y in zip(z, grads, v, ys[t - 1])]
+        steps.append(z)
+    # weight_lr_power only scales equal weights: the average stays uniform
+    average = [np.mean([s[k] for s in steps], axis=0) for k in range(len(z))]
+    x = symupdates.schedule_free_eval_params(updates, beta1=kwargs["beta1"])
+    assert list(x) == params
+    evaluate = pytensor.function([], list(x.values()))
+    assert_trajectories_close([evaluate()], [average], rtol=1e-9, atol=1e-11)
+
+
+def test_schedule_free_eval_params_needs_the_rules_state():
+    param = pytensor.shared(np.ones(3), name="w")
+    with pytest.raises(ValueError, match="no schedule_free_adamw state"):
+        symupdates.schedule_free_eval_params(symupdates.adam([param.sum()][0], [param]))
+    with pytest.raises(ValueError, match="beta1"):
+        symupdates.schedule_free_eval_params({}, beta1=0.0)

@@ -8,10 +8,11 @@ nodes per group of tensors (:func:`apply_composite`).
 
 from collections import OrderedDict
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.elemwise import Elemwise
 
-from ..core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_state, step_counter
+from ..core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_global_state, new_state, step_counter
 from .gradient import differentiable
 from .op import multi_elemwise, row_layout
 from .trace import trace_elementwise
@@ -123,27 +124,59 @@ def elementwise_updates(step, rows, targets, hyper=None, name="step"):
     )
 
 
-def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, **hyper):
+def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, scalar_slots=(), scalar_step=None,
+                     **hyper):
     """Updates of a rule whose state is element-wise: the front door of rules.
 
     Creates, for each parameter, one state variable per slot (named
     ``<param>.<rule>.<slot>``; a slot is a name, or a ``(name, initial
-    value)`` pair), and with ``counter=True`` one integer step counter whose
-    next value is passed to ``step`` as ``t`` (1 on the first step).
+    value)`` pair whose value may be a function of the parameter's value),
+    and with ``counter=True`` one integer step counter whose next value is
+    passed to ``step`` as ``t`` (1 on the first step).
     ``step(param, grad, *slots, **hyper)`` returns the new slots followed by
-    the new parameter.  The result maps slots then parameter, parameter by
-    parameter, then the counter.
+    the new parameter.
+
+    ``scalar_slots`` (``(name, initial value)`` pairs) are state of the
+    whole rule, one scalar ``<rule>.<name>`` for all parameters, in the
+    widest parameter dtype: ``scalar_step(*scalar_slots, **hyper)`` (``t``
+    cast to that dtype) returns their new values, computed once per step
+    outside the element-wise kernel and passed to ``step`` by name.
+
+    The result maps slots then parameter, parameter by parameter, then the
+    counter, then the scalar slots.
     """
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
     slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
-    states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
+    states = [[new_state(p, rule, name, init(p.get_value(borrow=True)) if callable(init) else init)
+               for name, init in slots] for p in params]
     if counter:
         count, hyper["t"] = step_counter(rule)
+    scalar_updates = scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper)
     updates = parameter_updates(step, params, grads, states, hyper, rule)
     if counter:
         updates[count] = hyper["t"]
+    updates.update(scalar_updates)
+    return updates
+
+
+def scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper):
+    """The scalar slots of :func:`elementwise_rule`: creates them, puts their
+    new values into ``hyper`` and returns ``[(slot, new value)]``."""
+    if not scalar_slots:
+        return []
+    # The widest parameter dtype: no float64 arithmetic in a float32 graph.
+    dtype = np.result_type(*[p.dtype for p in params]).name
+    slots = [new_global_state(rule, name, init, dtype) for name, init in scalar_slots]
+    cast = {k: (pt.cast(v, dtype) if k == "t" else as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)))
+            for k, v in hyper.items()}
+    values = scalar_step(*slots, **cast)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    updates = []
+    for (name, _), slot, value in zip(scalar_slots, slots, values):
+        hyper[name] = value
+        updates.append((slot, as_type_of(value, slot)))
     return updates
 
 

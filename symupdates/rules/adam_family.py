@@ -20,10 +20,12 @@ same switch names are used throughout the package:
 """
 
 
+from collections import OrderedDict
+
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import Range, as_hyperparameter, check_hyperparameters, check_params, new_global_state, as_type_of, get_or_compute_grads, step_counter, update_rule
+from ..core import Range, as_hyperparameter, as_type_of, check_ranges, is_state, state_slot, update_rule
 from ..engine import elementwise_rule
 from ..rowsparse import lazy_elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
@@ -39,6 +41,9 @@ __all__ = [
     "adabelief",
     "yogi",
     "adan",
+    "adopt",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
     "adabound",
     "amsbound",
 ]
@@ -622,22 +627,9 @@ def nadam(
     workshop.
     """
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    hyper = dict(lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                 schedule_decay=schedule_decay, weight_decay=weight_decay)
-    check_hyperparameters(params, learning_rate=learning_rate, **{k: v for k, v in hyper.items() if k != "lr"})
-    counter, t = step_counter("nadam")
-    # The product is one scalar for all parameters, computed once per step
-    # outside the element-wise kernel, in the widest parameter dtype (no
-    # float64 in a float32 graph).
-    dtype = np.result_type(*[p.dtype for p in params]).name
-    mu_product = new_global_state("nadam", "mu_product", init=1.0, dtype=dtype)
-    new_mu_product = mu_product * _nadam_momentum(
-        as_hyperparameter(beta1, dtype, "beta1"),
-        as_hyperparameter(schedule_decay, dtype, "schedule_decay"),
-        pt.cast(t, dtype),
-    )
+
+    def advance_product(mu_product, beta1, schedule_decay, t, **_):
+        return mu_product * _nadam_momentum(beta1, schedule_decay, t)
 
     def step(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):
         param, grad = prepare(param, grad, lr, weight_decay)
@@ -648,12 +640,12 @@ def nadam(
         m_bar = (1 - mu) * grad / (1 - mu_product) + mu_next * m / (1 - mu_product * mu_next)
         return m, v, param - lr * m_bar / (pt.sqrt(v / (1 - beta2**t)) + epsilon)
 
-    updates = elementwise_rule(
-        step, grads, params, "nadam", slots=["m", "v"], mu_product=new_mu_product, t=t, **hyper
+    return elementwise_rule(
+        step, loss_or_grads, params, "nadam", slots=["m", "v"], counter=True,
+        scalar_slots=[("mu_product", 1.0)], scalar_step=advance_product,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        schedule_decay=schedule_decay, weight_decay=weight_decay,
     )
-    updates[counter] = t
-    updates[mu_product] = as_type_of(new_mu_product, mu_product)
-    return updates
 
 
 @update_rule(anchors={"optax.adabelief": {}})
@@ -832,6 +824,188 @@ def adan(
         lr=learning_rate, beta1=beta1, beta2=beta2, beta3=beta3, epsilon=epsilon,
         epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
+
+
+@update_rule(anchors={"optax.contrib.adopt": {}})
+def adopt(
+    loss_or_grads,
+    params,
+    learning_rate=0.001,
+    beta1=0.9,
+    beta2=0.9999,
+    epsilon=1e-6,
+    *,
+    nesterov=False,
+    clipping=True,
+):
+    """ADOPT: Adam that normalizes the gradient by the second moment of the steps before it.
+
+    ::
+
+        c     = sqrt(sqrt(t - 1))                  (the clip value; 0 on the first step)
+        u     = clip(grad / max(sqrt(v), epsilon), -c, c)   (v before this step's update)
+        m     := beta1 * m + (1 - beta1) * u       (m := m on the first step)
+        v     := beta2 * v + (1 - beta2) * grad**2 (v := grad**2 on the first step)
+        param := param - learning_rate * m
+
+    The first step only initializes ``v``.  Because ``u`` is normalized by
+    a ``v`` that does not hold the current gradient, ADOPT converges for any
+    ``beta2`` (the paper's theorem), where Adam needs ``beta2`` near 1.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size (default 0.001).
+    beta1, beta2 : float or symbolic scalar
+        Decay rates of the first and second moments (0.9, 0.9999).
+    epsilon : float or symbolic scalar
+        Lower bound of ``sqrt(v)`` in the normalization (default 1e-6).
+    nesterov : bool
+        Step along ``beta1 * m + (1 - beta1) * u`` with the new ``m`` (on the
+        first step, ``m``) instead of ``m`` (default False).
+    clipping : bool
+        Clip the normalized gradient into ``[-c, c]`` (default True, the
+        paper's stabilized form and optax's ``use_clipping``); without it
+        ``u = grad / max(sqrt(v), epsilon)``.
+
+    Notes
+    -----
+    The numbers of ``optax.contrib.adopt`` (its default ``clip_value_fn``,
+    ``t**0.25`` of the steps done).  State: ``<param>.adopt.m``,
+    ``<param>.adopt.v``, counter ``adopt.t``.  Reference: Taniguchi et al.
+    (2024), ADOPT: Modified Adam Can Converge with Any beta2 with the
+    Optimal Rate, NeurIPS, arXiv:2411.02853.
+    """
+    nesterov = check_switch("nesterov", nesterov)
+    clipping = check_switch("clipping", clipping)
+
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t):
+        first = pt.eq(t, 1)
+        beta1 = pt.switch(first, 1, beta1)
+        beta2 = pt.switch(first, 0, beta2)
+        u = grad / pt.maximum(pt.sqrt(v), epsilon)
+        if clipping:
+            c = pt.sqrt(pt.sqrt(t - 1))
+            u = pt.clip(u, -c, c)
+        m = beta1 * m + (1 - beta1) * u
+        direction = beta1 * m + (1 - beta1) * u if nesterov else m
+        v = beta2 * v + (1 - beta2) * grad**2
+        return m, v, param - lr * direction
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "adopt", slots=["m", "v"], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+    )
+
+
+@update_rule(
+    anchors={"optax.contrib.schedule_free_adamw": {}},
+    ranges={"beta1": Range(0, 1, low_open=True, high_open=True), "weight_lr_power": Range(0, np.inf),
+            "warmup_steps": Range(1, np.inf, integer=True, optional=True)},
+)
+def schedule_free_adamw(
+    loss_or_grads,
+    params,
+    learning_rate=0.0025,
+    warmup_steps=None,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.0,
+    weight_lr_power=2.0,
+):
+    """Schedule-Free AdamW: no learning-rate schedule, an average of the iterates instead.
+
+    The parameter holds ``y``, where gradients are evaluated; the rule keeps
+    ``z``, the plain steps (it starts at the parameter's value), and ``x``,
+    their running average, is ``(y - (1 - beta1) * z) / beta1``::
+
+        lr_t       = learning_rate * min(t / warmup_steps, 1)   (learning_rate without warmup)
+        max_lr    := max(max_lr, lr_t)
+        weight_sum := weight_sum + max_lr**weight_lr_power
+        c          = max_lr**weight_lr_power / weight_sum        (0 while the sum is 0)
+        v         := beta2 * v + (1 - beta2) * grad**2
+        u          = grad / (sqrt(v / (1 - beta2**t)) + epsilon) + weight_decay * y
+        z_next     = z - lr_(t-1) * u
+        x          = (1 - c) * (y - (1 - beta1) * z) / beta1 + c * z_next
+        z         := z_next
+        y         := beta1 * x + (1 - beta1) * z
+
+    Evaluate the model at ``x``, not at the parameters:
+    :func:`schedule_free_eval_params` gives its expressions.
+
+    Parameters
+    ----------
+    learning_rate : float or symbolic scalar
+        The step size after warmup (default 0.0025).
+    warmup_steps : int or None
+        Length of the linear warmup from 0 (default None: no warmup).
+    beta1 : float or symbolic scalar
+        Weight of ``x`` in the interpolation ``y`` (default 0.9, in (0, 1)).
+    beta2 : float or symbolic scalar
+        Decay rate of the second moment (default 0.999).
+    epsilon : float or symbolic scalar
+        Added to the root of the bias-corrected second moment (default 1e-8).
+    weight_decay : float or symbolic scalar
+        Decoupled weight decay at ``y``, scaled by the learning rate (default 0).
+    weight_lr_power : float or symbolic scalar
+        Steps are averaged with weights ``max_lr**weight_lr_power`` (default 2).
+
+    Notes
+    -----
+    The numbers of ``optax.contrib.schedule_free_adamw``, whose step ``z``
+    uses the warmup's learning rate of the step before (``lr_(t-1)``) and
+    whose weights the current one.  State: ``<param>.schedule_free_adamw.z``,
+    ``.v``, counter ``schedule_free_adamw.t``, scalars
+    ``schedule_free_adamw.max_lr`` and ``.weight_sum``.  Reference: Defazio
+    et al. (2024), The Road Less Scheduled, NeurIPS, arXiv:2405.15682.
+    """
+    warmup = warmup_steps
+
+    def scheduled(lr, t):
+        return lr if warmup is None else lr * pt.minimum(t / warmup, 1)
+
+    def advance_weights(max_lr, weight_sum, lr, weight_lr_power, t, **_):
+        max_lr = pt.maximum(max_lr, scheduled(lr, t))
+        return max_lr, weight_sum + max_lr**weight_lr_power
+
+    def step(param, grad, z, v, lr, beta1, beta2, epsilon, weight_decay, weight_lr_power, max_lr, weight_sum, t):
+        c = pt.switch(weight_sum > 0, max_lr**weight_lr_power / weight_sum, 0)
+        v = beta2 * v + (1 - beta2) * grad**2
+        u = grad / (pt.sqrt(v / (1 - beta2**t)) + epsilon) + weight_decay * param
+        z_next = z - scheduled(lr, t - 1) * u
+        x = (1 - c) * (param - (1 - beta1) * z) / beta1 + c * z_next
+        return z_next, v, beta1 * x + (1 - beta1) * z_next
+
+    return elementwise_rule(
+        step, loss_or_grads, params, "schedule_free_adamw", slots=[("z", np.copy), "v"], counter=True,
+        scalar_slots=[("max_lr", 0.0), ("weight_sum", 0.0)], scalar_step=advance_weights,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay,
+        weight_lr_power=weight_lr_power,
+    )
+
+
+def schedule_free_eval_params(updates, beta1=0.9):
+    """Where to evaluate a model trained by :func:`schedule_free_adamw`: ``x`` for every parameter.
+
+    Returns an ``OrderedDict`` ``{param: (param - (1 - beta1) * z) / beta1}``
+    with ``z`` the parameter's ``<param>.schedule_free_adamw.z``, ready for
+    ``pytensor.function(..., givens=...)``; ``beta1`` must be the rule's.
+    The counterpart of ``optax.contrib.schedule_free_eval_params``.
+    """
+    check_ranges("schedule_free_eval_params", {"beta1": beta1}, {"beta1": Range(0, 1, low_open=True, high_open=True)})
+    x, z = OrderedDict(), None
+    for var in updates:  # every parameter comes after its own state
+        if is_state(var):
+            if state_slot(var) == ("schedule_free_adamw", "z"):
+                z = var
+        elif z is not None:
+            beta1_ = as_hyperparameter(beta1, var.dtype, "beta1")
+            x[var] = as_type_of((var - (1 - beta1_) * z) / beta1_, var)
+            z = None
+    if not x:
+        raise ValueError("schedule_free_eval_params: these updates hold no schedule_free_adamw state")
+    return x
 
 
 # ---------------------------------------------------------------------------

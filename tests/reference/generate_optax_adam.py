@@ -120,7 +120,67 @@ CASES = {
         {"learning_rate": 0.05, "b1": 0.9, "b2": 0.8, "b3": 0.95, "eps": 1e-3, "eps_root": 1e-2,
          "weight_decay": 0.3},
     ),
+    # optax.contrib
+    "adopt_defaults": ("adopt", {"learning_rate": 0.05}, "contrib.adopt", {"learning_rate": 0.05}),
+    "adopt_nesterov": (
+        "adopt",
+        {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-3, "nesterov": True},
+        "contrib.adopt",
+        {"learning_rate": 0.05, "b1": 0.8, "b2": 0.9, "eps": 1e-3, "nesterov": True},
+    ),
+    "adopt_unclipped": (
+        "adopt",
+        {"learning_rate": 0.05, "beta2": 0.5, "clipping": False},
+        "contrib.adopt",
+        {"learning_rate": 0.05, "b2": 0.5, "use_clipping": False},
+    ),
+    "schedule_free_adamw_defaults": (
+        "schedule_free_adamw", {"learning_rate": 0.05}, "contrib.schedule_free_adamw", {"learning_rate": 0.05}
+    ),
+    "schedule_free_adamw_options": (
+        "schedule_free_adamw",
+        {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-3, "weight_decay": 0.1,
+         "weight_lr_power": 1.5},
+        "contrib.schedule_free_adamw",
+        {"learning_rate": 0.05, "b1": 0.8, "b2": 0.95, "eps": 1e-3, "weight_decay": 0.1, "weight_lr_power": 1.5},
+    ),
+    # optax's warmup schedule computes in float32 even under jax_enable_x64:
+    # the same optimizer, built from optax's parts with the schedule in float64.
+    "schedule_free_adamw_warmup": (
+        "schedule_free_adamw",
+        {"learning_rate": 0.05, "warmup_steps": 7, "weight_decay": 0.01},
+        "float64_warmup_schedule_free_adamw",
+        {"learning_rate": 0.05, "warmup_steps": 7, "weight_decay": 0.01},
+    ),
 }
+
+
+def float64_warmup_schedule_free_adamw(learning_rate, warmup_steps, weight_decay):
+    """optax.contrib.schedule_free_adamw(learning_rate, warmup_steps, weight_decay=...), float64 schedule."""
+    import jax.numpy as jnp
+    import optax
+
+    def schedule(count):
+        return learning_rate * jnp.minimum(jnp.asarray(count, jnp.float64) / warmup_steps, 1.0)
+
+    base = optax.chain(
+        optax.scale_by_rms(decay=0.999, eps=1e-8, eps_in_sqrt=False, bias_correction=True),
+        optax.add_decayed_weights(weight_decay),
+        optax.scale_by_learning_rate(schedule),
+    )
+    return optax.contrib.schedule_free(base, learning_rate=schedule, b1=0.9, weight_lr_power=2.0)
+
+
+def optimizer_of(alias, kwargs):
+    """The optax optimizer a case names: ``"adam"``, ``"contrib.adopt"``, or a builder of this module."""
+    import optax
+
+    if alias in globals():
+        return globals()[alias](**kwargs)
+    found = optax
+    for part in alias.split("."):
+        found = getattr(found, part)
+    return found(**kwargs)
 
 
 def file_name(case):
@@ -141,7 +201,7 @@ def optax_reference(case):
 
     _, _, alias, kwargs = CASES[case]
     prob = problem()
-    optimizer = getattr(optax, alias)(**kwargs)
+    optimizer = optimizer_of(alias, kwargs)
     params = [jnp.asarray(v) for v in prob["init"]]
     state = optimizer.init(params)
     trajectory = []
