@@ -8,7 +8,8 @@ optimizer state) to its update expression, for
 """
 
 from .constraints import norm_constraint, total_norm_constraint
-from .core import RULES, get_or_compute_grads, is_state
+from .core import get_or_compute_grads, is_state
+from .registry import RULES
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules
 from .state import get_state_values, set_state_values, state_variables

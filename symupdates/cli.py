@@ -85,7 +85,7 @@ class RuleSpec:
     """A rule name and its hyperparameters, parsed from ``NAME[:KEY=VALUE,...]``."""
 
     def __init__(self, text):
-        from .core import RULES
+        from .registry import RULES
 
         name, _, options = text.partition(":")
         if name not in RULES:
@@ -132,7 +132,7 @@ def run_rule(problem, spec, steps, learning_rate, start=None, mode=None, progres
     """Optimize ``problem`` with ``spec``; returns a dict with the trajectory and its summary."""
     import pytensor
 
-    from .core import RULES
+    from .registry import RULES
 
     start = problem.start if start is None else start
     hyper = dict(spec.hyperparameters)
@@ -312,7 +312,7 @@ def build_parser():
 
 
 def _specs(parser, texts, default):
-    from .core import RULES
+    from .registry import RULES
 
     texts = texts or default
     if texts == ["all"]:
@@ -390,7 +390,7 @@ def command_compare(args, parser, out):
 
 
 def command_list(args, parser, out):
-    from .core import RULES
+    from .registry import RULES
 
     print("Test functions (name: formula; start, minimum, default learning rate and steps):", file=out)
     for p in PROBLEMS.values():

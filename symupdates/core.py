@@ -6,8 +6,6 @@ helpers below, so that the guarantees of the package (exact dtypes, named
 state, integer step counters, early and clear errors) hold for every rule.
 """
 
-import functools
-import inspect
 import numbers
 from collections import OrderedDict
 
@@ -19,7 +17,6 @@ from pytensor.graph.basic import Variable
 
 __all__ = [
     "get_or_compute_grads",
-    "update_rule",
     "as_hyperparameter",
     "check_hyperparameters",
     "check_ranges",
@@ -31,12 +28,15 @@ __all__ = [
     "step_counter",
     "is_state",
     "param_label",
-    "RULES",
 ]
 
 #: Attribute set on the ``tag`` of every shared variable this package creates
 #: as optimizer state; its value is ``(rule, slot)``.
 STATE_TAG = "symupdates_state"
+
+#: Attribute set on the ``tag`` of a step counter created by a schedule; its
+#: value is the counter's next value (see :mod:`symupdates.schedules`).
+SCHEDULE_COUNTER_TAG = "symupdates_schedule_counter"
 
 
 # ---------------------------------------------------------------------------
@@ -368,7 +368,7 @@ def state_slot(var):
     return getattr(getattr(var, "tag", None), STATE_TAG, None)
 
 
-def _tag_state(var, rule, slot):
+def tag_state(var, rule, slot):
     setattr(var.tag, STATE_TAG, (rule, slot))
     return var
 
@@ -391,7 +391,7 @@ def new_state(param, rule, slot, init=0.0, shape=None, dtype=None, static_shape=
         name="%s.%s.%s" % (param_label(param), rule, slot),
         shape=static_shape if static_shape is not None else (None,) * len(shape),
     )
-    return _tag_state(var, rule, slot)
+    return tag_state(var, rule, slot)
 
 
 def new_global_state(rule, slot, init=0.0, dtype="float64"):
@@ -401,7 +401,7 @@ def new_global_state(rule, slot, init=0.0, dtype="float64"):
     state, like the per-parameter state of :func:`new_state`.
     """
     var = pytensor.shared(np.asarray(init, dtype=dtype), name="%s.%s" % (rule, slot))
-    return _tag_state(var, rule, slot)
+    return tag_state(var, rule, slot)
 
 
 #: The step counter's dtype: an integer never stalls (a float32 counter stops
@@ -417,108 +417,29 @@ def step_counter(rule, name="t"):
     the rule must register for ``counter``.
     """
     counter = pytensor.shared(np.zeros((), dtype=COUNTER_DTYPE), name="%s.%s" % (rule, name))
-    _tag_state(counter, rule, name)
+    tag_state(counter, rule, name)
     return counter, counter + np.asarray(1, dtype=COUNTER_DTYPE)
 
 
-# ---------------------------------------------------------------------------
-# partial application
+def updates_and_params(updates, params, who):
+    """A copy of ``updates`` and the parameters to act on, every one of them in ``updates``.
 
-
-def with_schedule_counters(updates):
-    """``updates`` plus the increment of every schedule counter its expressions use.
-
-    So that a schedule given as a hyperparameter advances by itself; see
-    :func:`symupdates.schedules.with_schedules`.
+    For the functions that change a rule's updates (momentum, decoupled
+    weight decay, averages): ``params=None`` means every floating key of
+    ``updates`` that is neither optimizer state nor a schedule counter.
     """
-    from .schedules import with_schedules  # schedules builds on this module
-
-    return with_schedules(updates)
-
-
-#: Every public update rule, by name, in definition order (filled by :func:`update_rule`).
-RULES = OrderedDict()
-
-
-def split_loss(loss_or_grads):
-    """``(loss, loss_or_grads)``: the loss, if one is known, and what to compute updates from.
-
-    PyMC's optimizers take ``(loss, grads)`` pairs: the gradients give the
-    updates and the loss is passed through for the schedulers.  A scalar loss
-    is its own loss; a list of gradients has none (``None``).
-    """
-    if isinstance(loss_or_grads, tuple) and len(loss_or_grads) == 2 and isinstance(loss_or_grads[1], (list, tuple)):
-        return loss_or_grads
-    if isinstance(loss_or_grads, (list, tuple)):
-        return None, loss_or_grads
-    return loss_or_grads, loss_or_grads
-
-
-def update_rule(rule=None, *, anchors=None, ranges=None):
-    """Register an update rule and give it PyMC's partial application.
-
-    ``rule(loss_or_grads, params, ...)`` computes updates as usual; called
-    with hyperparameters only (``rule(learning_rate=0.1)``) it returns a
-    callable ``f(loss_or_grads, params)``.  Giving exactly one of
-    ``loss_or_grads`` and ``params`` raises ``ValueError``.  Hyperparameter
-    names are checked at once in both cases.
-
-    As in PyMC, ``loss_or_grads`` may also be a pair ``(loss, grads)``: the
-    updates are computed from ``grads``, and with the keyword-only
-    ``discard_loss=False`` the rule returns ``(updates, loss)`` instead of
-    the updates alone (``loss`` is ``None`` when only gradients were given).
-    PyMC's schedulers (:mod:`symupdates.lr_schedulers`) use it to see the loss.
-
-    ``anchors`` maps a reference implementation, named ``module.Class`` or
-    ``module.function`` (``"torch.optim.Adam"``, ``"optax.adam"``,
-    ``"lasagne.updates.adam"``, ``"blocks.algorithms.RMSProp"``, ...; the
-    optimizers of standalone Keras 2.0-2.3, whose ``keras.optimizers`` module
-    name Keras 3 took over, are ``"keras2.optimizers.Adagrad"``, ...), to the
-    keyword arguments that make the rule reproduce its numbers; the tests run every anchor and the
-    documentation's rule table is generated from it.  Use as ``@update_rule``
-    or ``@update_rule(anchors={...})``.
-
-    ``ranges`` maps the rule's argument names to their valid :class:`Range`
-    where :data:`HYPERPARAMETER_RANGES` has none or means something else;
-    every numeric argument is checked against it by :func:`check_ranges`
-    when the rule is called, before anything is built.
-    """
-    if rule is None:
-        return functools.partial(update_rule, anchors=anchors, ranges=ranges)
-    signature = inspect.signature(rule)
-    first, second = list(signature.parameters)[:2]
-
-    @functools.wraps(rule)
-    def wrapper(*args, discard_loss=True, **kwargs):
-        bound = signature.bind_partial(*args, **kwargs)
-        loss_or_grads = bound.arguments.get(first)
-        params = bound.arguments.get(second)
-        if loss_or_grads is None and params is None:
-            hyper = {k: v for k, v in bound.arguments.items() if k not in (first, second)}
-            signature.bind(None, None, **hyper)  # TypeError now for a missing or unknown argument
-            check_ranges(rule.__name__, hyper, ranges)
-            if not discard_loss:
-                hyper["discard_loss"] = False
-            return functools.partial(wrapper, **hyper)
-        if loss_or_grads is None or params is None:
-            raise ValueError(
-                "%s: give both %s and %s to get updates, or neither to get a "
-                "function of them" % (rule.__name__, first, second)
-            )
-        arguments = signature.bind(*args, **kwargs)
-        arguments.apply_defaults()
-        check_ranges(rule.__name__, {k: v for k, v in arguments.arguments.items() if k not in (first, second)}, ranges)
-        loss, bound.arguments[first] = split_loss(loss_or_grads)
-        updates = with_schedule_counters(rule(*bound.args, **bound.kwargs))
-        return updates if discard_loss else (updates, loss)
-
-    wrapper.anchors = dict(anchors or {})
-    wrapper.ranges = dict(ranges or {})
-    if rule.__name__ in RULES:
-        raise ValueError("update_rule: a rule named %r is registered already (%s.%s); give the new one another name"
-                         % (rule.__name__, RULES[rule.__name__].__module__, rule.__name__))
-    RULES[rule.__name__] = wrapper
-    return wrapper
+    if not isinstance(updates, dict):
+        raise TypeError("%s: updates must be a dict of {shared variable: update}, got %r" % (who, updates))
+    updates = OrderedDict(updates)
+    if params is None:
+        params = [v for v in updates if not is_state(v) and not hasattr(v.tag, SCHEDULE_COUNTER_TAG)
+                  and str(getattr(v.type, "dtype", "")).startswith("float")]
+    params = check_params(params)
+    missing = [p for p in params if p not in updates]
+    if missing:
+        raise ValueError("%s: %s has no update in updates; pass parameters that updates holds, "
+                         "or params=None for all of them" % (who, param_label(missing[0])))
+    return updates, params
 
 
 def make_updates(pairs):

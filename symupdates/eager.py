@@ -48,7 +48,7 @@ import pytensor
 import pytensor.tensor as pt
 from numpy.lib.array_utils import byte_bounds
 
-from .core import RULES
+from .registry import RULES
 from .state import get_state_values, set_state_values, state_variables
 
 __all__ = ["Optimizer"]

@@ -37,7 +37,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 
-from .core import COUNTER_DTYPE, _tag_state, as_hyperparameter, as_type_of
+from .core import COUNTER_DTYPE, tag_state, as_hyperparameter, as_type_of
 
 __all__ = ["exponential_decay_scheduler", "reduce_lr_on_plateau_scheduler"]
 
@@ -68,7 +68,7 @@ def _shared_learning_rate(value):
 
 def _scalar_state(name, value, dtype):
     var = pytensor.shared(np.asarray(value, dtype=dtype), name=name)
-    return _tag_state(var, "lr_scheduler", name)
+    return tag_state(var, "lr_scheduler", name)
 
 
 def _named(expr, var, name):

@@ -5,7 +5,7 @@ counter, so it goes wherever a hyperparameter goes -- learning rate,
 momentum, a beta, a weight decay -- and nothing is recompiled as it changes::
 
     lr = schedules.warmup_cosine_decay(0.0, 0.1, warmup_steps=100, decay_steps=1000)
-    updates = symupdates.with_schedules(symupdates.adam(loss, params, learning_rate=lr))
+    updates = symupdates.adam(loss, params, learning_rate=lr)   # holds lr's counter update
 
 Step convention (torch.optim.lr_scheduler's and optax's): the value used by
 the k-th update (k = 0, 1, 2, ...) is ``f(k)``, the schedule at the number
@@ -16,13 +16,13 @@ counter ``<name>.t`` (``name`` defaults to the schedule's function name),
 starting at 0, and tagged as optimizer state.  Its update ``counter + 1``
 must be in the updates of the compiled training function, exactly once:
 :func:`with_schedules` adds ``{counter: counter + 1}`` for every schedule
-counter the update expressions depend on.  :func:`symupdates.chain`,
-:func:`symupdates.per_parameter` and the wrappers of
-:mod:`symupdates.wrappers` call it themselves (so that gradient accumulation
-and non-finite skipping hold the schedule back with everything else);
-after a bare rule call it is yours to call::
+counter the update expressions depend on.  Every rule calls it on its own
+updates, and so do :func:`symupdates.chain`, :func:`symupdates.per_parameter`,
+the ``apply_*`` functions and the wrappers of :mod:`symupdates.wrappers` (so
+that gradient accumulation and non-finite skipping hold the schedule back
+with everything else).  Call it yourself on updates you build otherwise::
 
-    updates = with_schedules(symupdates.adam(loss, params, learning_rate=lr))
+    updates = with_schedules({param: param - lr * grad})
 
 Once in the updates, the counter is saved and restored with the rest of the
 state (:mod:`symupdates.statefile`).  Reading a schedule never advances
@@ -48,7 +48,7 @@ from pytensor.graph.basic import Variable
 from pytensor.graph.traversal import ancestors
 from pytensor.graph.replace import clone_replace
 
-from .core import COUNTER_DTYPE, as_hyperparameter, new_global_state, step_counter
+from .core import COUNTER_DTYPE, SCHEDULE_COUNTER_TAG, as_hyperparameter, new_global_state, step_counter
 
 __all__ = [
     "constant",
@@ -75,8 +75,6 @@ __all__ = [
     "evaluate",
 ]
 
-#: Tag attribute marking a counter created by a schedule.
-COUNTER_TAG = "symupdates_schedule_counter"
 
 
 # ---------------------------------------------------------------------------
@@ -89,23 +87,23 @@ def _check_int(value, name, minimum=0):
     return int(value)
 
 
-def _as_step(step):
+def as_step(step):
     step = pt.as_tensor_variable(step)
     if step.ndim != 0 or not step.dtype.startswith(("int", "uint")):
         raise TypeError("step must be an integer scalar expression, got %s of dtype %s" % (step, step.dtype))
     return step if step.dtype == COUNTER_DTYPE else pt.cast(step, COUNTER_DTYPE)
 
 
-def _new_counter(name):
+def new_counter(name):
     counter, next_value = step_counter(name)
-    setattr(counter.tag, COUNTER_TAG, next_value)
+    setattr(counter.tag, SCHEDULE_COUNTER_TAG, next_value)
     return counter
 
 
 def _schedule(formula, step, name, dtype):
     """``formula(step) -> value``, bound to ``step`` or to a new counter."""
     dtype = dtype or pytensor.config.floatX
-    step = _new_counter(name) if step is None else _as_step(step)
+    step = new_counter(name) if step is None else as_step(step)
     value = pt.cast(formula(step, dtype), dtype)
     value.name = name
     value.tag.schedule_step = step
@@ -696,7 +694,7 @@ def schedule_counters(expressions):
     if isinstance(expressions, dict):
         expressions = list(expressions.values())
     expressions = [e for e in expressions if isinstance(e, Variable)]
-    return [v for v in ancestors(expressions) if getattr(v.tag, COUNTER_TAG, None) is not None]
+    return [v for v in ancestors(expressions) if getattr(v.tag, SCHEDULE_COUNTER_TAG, None) is not None]
 
 
 def with_schedules(updates):
@@ -707,7 +705,7 @@ def with_schedules(updates):
     updates = type(updates)(updates) if isinstance(updates, dict) else dict(updates)
     for counter in schedule_counters(updates):
         if counter not in updates:
-            updates[counter] = getattr(counter.tag, COUNTER_TAG)
+            updates[counter] = getattr(counter.tag, SCHEDULE_COUNTER_TAG)
     return updates
 
 

@@ -13,10 +13,7 @@ the rule, as Loshchilov and Hutter's AdamW does.
 """
 
 import fnmatch
-import functools
-import inspect
 import re
-from collections import OrderedDict
 
 import numpy as np
 import pytensor
@@ -24,9 +21,10 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 
 from .engine.compose import fuse_updates
-from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, is_state, param_label
+from .core import SCHEDULE_COUNTER_TAG, as_hyperparameter, as_type_of, check_params, get_or_compute_grads, param_label, updates_and_params
+from .registry import gradient_transform, update_wrapper
 from .rowsparse import squared_norm
-from .schedules import COUNTER_TAG, _new_counter, _as_step
+from .schedules import as_step, new_counter
 
 __all__ = [
     "parameter_mask",
@@ -41,48 +39,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------
-# partial application and masks
-
-
-def _partially_applicable(kind, first, second=None):
-    """``fn(first, second, **hyper)``; called without ``first`` (and ``second``) it returns ``f(first, second)``.
-
-    The partial carries ``kind`` (``"transform"`` or ``"wrapper"``) for
-    :func:`symupdates.chain`.
-    """
-
-    def decorate(fn):
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            bound = signature.bind_partial(*args, **kwargs)
-            a = bound.arguments.get(first)
-            b = bound.arguments.get(second) if second else None
-            if a is None and b is None:
-                hyper = {k: v for k, v in bound.arguments.items() if k not in (first, second)}
-                signature.bind(*([None] * (2 if second else 1)), **hyper)  # TypeError now for a wrong argument
-                partial = functools.partial(wrapper, **hyper)
-                partial.kind = kind
-                return partial
-            if second and (a is None or b is None):
-                raise ValueError("%s: give both %s and %s, or neither to get a function of them" % (fn.__name__, first, second))
-            return fn(*args, **kwargs)
-
-        wrapper.kind = kind
-        return wrapper
-
-    return decorate
-
-
-def gradient_transform(fn):
-    """Decorator: a transform ``fn(loss_or_grads, params, ...) -> grads`` with partial application."""
-    return _partially_applicable("transform", "loss_or_grads", "params")(fn)
-
-
-def update_wrapper(fn):
-    """Decorator: a wrapper ``fn(updates, params=None, ...) -> updates`` with partial application."""
-    return _partially_applicable("wrapper", "updates")(fn)
+# masks
 
 
 def parameter_mask(params, where=None):
@@ -233,7 +190,7 @@ def add_gradient_noise(loss_or_grads, params, eta=0.01, gamma=0.55, seed=None, s
     Improves Learning for Very Deep Networks, arXiv:1511.06807.
     """
     params, grads, selected = _grads_and_mask(loss_or_grads, params, mask)
-    step = _new_counter("gradient_noise") if step is None else _as_step(step)
+    step = new_counter("gradient_noise") if step is None else as_step(step)
     rng = pytensor.shared(np.random.default_rng(seed), name="gradient_noise.rng")
     generator = rng
     noisy = []
@@ -245,7 +202,7 @@ def add_gradient_noise(loss_or_grads, params, eta=0.01, gamma=0.55, seed=None, s
             1 + pt.cast(step, p.dtype)) ** as_hyperparameter(gamma, p.dtype, "gamma")
         generator, noise = _normal(generator, g.shape, p.dtype)
         noisy.append(as_type_of(g + pt.sqrt(variance) * noise, p))
-    setattr(rng.tag, COUNTER_TAG, generator)
+    setattr(rng.tag, SCHEDULE_COUNTER_TAG, generator)
     return noisy
 
 
@@ -285,26 +242,10 @@ def apply_decoupled_weight_decay(updates, params=None, weight_decay=0.01, learni
     Reference: Loshchilov and Hutter (2019), Decoupled Weight Decay
     Regularization, ICLR, arXiv:1711.05101.
     """
-    updates, params = _updates_and_params(updates, params, "apply_decoupled_weight_decay")
+    updates, params = updates_and_params(updates, params, "apply_decoupled_weight_decay")
     for param, selected in zip(params, parameter_mask(params, mask)):
         if selected:
             decay = as_hyperparameter(learning_rate, param.dtype, "learning_rate") * as_hyperparameter(
                 weight_decay, param.dtype, "weight_decay")
             updates[param] = as_type_of(updates[param] - decay * param, param)
     return fuse_updates(updates)
-
-
-def _updates_and_params(updates, params, who):
-    """A copy of ``updates`` and the parameters to act on, all of them in ``updates``."""
-    if not isinstance(updates, dict):
-        raise TypeError("%s: updates must be a dict of {shared variable: update}, got %r" % (who, updates))
-    updates = OrderedDict(updates)
-    if params is None:
-        params = [v for v in updates if not is_state(v) and not hasattr(v.tag, COUNTER_TAG)
-                  and str(getattr(v.type, "dtype", "")).startswith("float")]
-    params = check_params(params)
-    missing = [p for p in params if p not in updates]
-    if missing:
-        raise ValueError("%s: %s has no update in updates; pass parameters that updates holds, "
-                         "or params=None for all of them" % (who, param_label(missing[0])))
-    return updates, params

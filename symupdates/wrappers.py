@@ -27,10 +27,11 @@ import numpy as np
 import pytensor.tensor as pt
 
 from .engine.compose import fuse_updates
-from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, make_updates, new_state, step_counter
+from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, make_updates, new_state, step_counter, updates_and_params
 from .schedules import with_schedules
 from .rowsparse import all_finite, gated_update
-from .transforms import _updates_and_params, global_norm, parameter_mask, update_wrapper
+from .registry import update_wrapper
+from .transforms import global_norm, parameter_mask
 
 __all__ = [
     "chain",
@@ -237,7 +238,7 @@ def lookahead(updates, params=None, sync_period=6, alpha=0.5):
     """
     if isinstance(sync_period, (bool, np.bool_)) or not isinstance(sync_period, (int, np.integer)) or sync_period < 1:
         raise ValueError("lookahead: sync_period must be a positive integer, got %r" % (sync_period,))
-    updates, params = _updates_and_params(updates, params, "lookahead")
+    updates, params = updates_and_params(updates, params, "lookahead")
     counter, t = step_counter("lookahead")
     sync = pt.eq(t % sync_period, 0)
     for param in params:
@@ -252,7 +253,7 @@ def lookahead(updates, params=None, sync_period=6, alpha=0.5):
 
 
 def _averages(updates, params, rule, average):
-    updates, params = _updates_and_params(updates, params, rule)
+    updates, params = updates_and_params(updates, params, rule)
     counter, n = step_counter(rule, name="n")
     for param in params:
         avg = new_state(param, rule, "average")
@@ -342,6 +343,6 @@ def update_norm(updates, params=None):
     Add it to the compiled function's outputs to monitor the step size;
     :func:`global_norm` of the gradients monitors the gradient size.
     """
-    updates, params = _updates_and_params(updates, params, "update_norm")
+    updates, params = updates_and_params(updates, params, "update_norm")
     return global_norm([updates[p] - p for p in params])
 

@@ -282,5 +282,5 @@ def test_a_second_rule_of_a_registered_name_is_refused():
 
     before = dict(symupdates.RULES)
     with pytest.raises(ValueError, match="'adam' is registered already"):
-        symupdates.core.update_rule(adam)
+        symupdates.registry.update_rule(adam)
     assert symupdates.RULES == before and symupdates.RULES["adam"] is symupdates.adam

@@ -252,3 +252,24 @@ def test_monitoring_norms_match_numpy():
     assert g_norm == pytest.approx(np.sqrt(sum((g**2).sum() for g in expected_grads)), rel=1e-12)
     steps = [p.get_value() - p0 for p, p0 in zip(params, problem["init"])]
     assert u_norm == pytest.approx(np.sqrt(sum((s**2).sum() for s in steps)), rel=1e-12)
+
+
+@pytest.mark.parametrize("apply", ["apply_momentum", "apply_nesterov_momentum"])
+def test_apply_momentum_is_a_step_of_chain(apply):
+    """``chain(rule, apply_momentum(momentum=...))`` is ``apply_momentum(rule(...), momentum=...)``."""
+    def trajectory(make_updates):
+        p = pytensor.shared(np.array([1.0, -2.0, 0.5]), name="p")
+        loss = ((p - 3) ** 2).sum()
+        f = pytensor.function([], [], updates=make_updates(loss, [p]))
+        values = []
+        for _ in range(4):
+            f()
+            values.append(p.get_value())
+        return values
+
+    wrapper = getattr(symupdates, apply)
+    chained = trajectory(symupdates.chain(symupdates.sgd(learning_rate=0.1), wrapper(momentum=0.8)))
+    direct = trajectory(lambda loss, params: wrapper(symupdates.sgd(loss, params, learning_rate=0.1), momentum=0.8))
+    plain = trajectory(lambda loss, params: symupdates.sgd(loss, params, learning_rate=0.1))
+    np.testing.assert_array_equal(chained, direct)
+    assert not np.allclose(chained[-1], plain[-1])  # the momentum did act

@@ -25,7 +25,8 @@ from collections import OrderedDict
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import Range, as_hyperparameter, as_type_of, check_ranges, is_state, state_slot, update_rule
+from ..core import Range, as_hyperparameter, as_type_of, check_ranges, is_state, state_slot
+from ..registry import update_rule
 from ..engine import elementwise_rule
 from ..rowsparse import lazy_elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off

@@ -25,8 +25,8 @@ from ..core import (
     make_updates,
     new_state,
     step_counter,
-    update_rule,
 )
+from ..registry import update_rule
 from ..engine import elementwise_rule
 from ..rowsparse import lazy_elementwise_rule
 from .descent import as_float_step

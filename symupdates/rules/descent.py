@@ -17,12 +17,13 @@ the package:
     for a constant learning rate and differ once it changes.
 """
 
-from collections import OrderedDict
 
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import Range, as_hyperparameter, check_params, check_ranges, is_state, new_state, update_rule, with_schedule_counters
+from ..core import Range, as_hyperparameter, check_ranges, new_state, updates_and_params
+from ..registry import update_rule, update_wrapper
+from ..schedules import with_schedules
 from ..engine import elementwise_rule, elementwise_updates
 from ..rowsparse import lazy_elementwise_rule
 from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
@@ -112,18 +113,9 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
 
 
 def _momentum_updates(step, updates, params, rule, momentum):
-    updates = OrderedDict(updates)
-    if params is None:
-        params = [var for var in updates if not is_state(var)]
-    params = check_params(params)
+    updates, params = updates_and_params(updates, params, "apply_" + rule)
     check_ranges("apply_" + rule, {"momentum": momentum})
     as_hyperparameter(momentum, params[0].dtype, name="momentum")
-    missing = [p for p in params if p not in updates]
-    if missing:
-        raise ValueError(
-            "%s: %s has no update in updates; pass the parameters updates "
-            "holds, or params=None for all of them" % (rule, missing[0])
-        )
     velocities = [new_state(p, rule, "velocity") for p in params]
     updates.update(
         elementwise_updates(
@@ -134,9 +126,10 @@ def _momentum_updates(step, updates, params, rule, momentum):
             name=rule,
         )
     )
-    return with_schedule_counters(updates)
+    return with_schedules(updates)
 
 
+@update_wrapper
 def apply_momentum(updates, params=None, momentum=0.9):
     """Add classical momentum to existing updates.
 
@@ -152,8 +145,9 @@ def apply_momentum(updates, params=None, momentum=0.9):
         Updates to modify, for example from :func:`sgd`.  It is copied, not
         changed.
     params : list of shared variables, optional
-        The parameters to apply momentum to; if not given, every key of
-        ``updates`` that is not optimizer state created by this package.
+        The parameters to apply momentum to; if not given, every floating
+        key of ``updates`` that is neither optimizer state nor a schedule
+        counter.
     momentum : float or symbolic scalar
         The amount of momentum to apply (default 0.9).
 
@@ -176,6 +170,7 @@ def apply_momentum(updates, params=None, momentum=0.9):
     return _momentum_updates(step, updates, params, "momentum", momentum)
 
 
+@update_wrapper
 def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     """Add Nesterov momentum to existing updates.
 

@@ -23,8 +23,8 @@ from ..core import (
     new_global_state,
     new_state,
     step_counter,
-    update_rule,
 )
+from ..registry import update_rule
 from ..engine.apply import parameter_updates
 
 __all__ = ["sgd_hd", "adam_hd"]

@@ -24,8 +24,8 @@ from ..core import (
     new_state,
     param_label,
     step_counter,
-    update_rule,
 )
+from ..registry import update_rule
 from ..engine import elementwise_updates, elementwise_values
 from .options import check_switch, is_off
 

@@ -24,8 +24,8 @@ from ..core import (
     new_state,
     param_label,
     step_counter,
-    update_rule,
 )
+from ..registry import update_rule
 from .layerwise import elementwise_values, l2_norm
 from .options import check_choice, check_switch
 

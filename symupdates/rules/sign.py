@@ -5,7 +5,8 @@ import numbers
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import Range, update_rule
+from ..core import Range
+from ..registry import update_rule
 from ..engine import elementwise_rule
 from .options import check_switch, optional_hyperparameters
 
