@@ -8,8 +8,9 @@ optimizer state) to its update expression, for
 """
 
 from .constraints import norm_constraint, total_norm_constraint
-from .core import get_or_compute_grads, is_state
-from .registry import RULES
+from .core import Range, get_or_compute_grads, is_state
+from .engine import elementwise_rule
+from .registry import RULES, update_rule
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules
 from .state import get_state_values, set_state_values, state_variables
@@ -29,6 +30,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RULES",
+    "update_rule",
+    "elementwise_rule",
+    "Range",
     "get_or_compute_grads",
     "is_state",
     "norm_constraint",

@@ -83,7 +83,7 @@ def split_loss(loss_or_grads):
     return loss_or_grads, loss_or_grads
 
 
-def update_rule(rule=None, *, anchors=None, ranges=None):
+def update_rule(rule=None, *, anchors=None, ranges=None, register=True):
     """Register an update rule and give it PyMC's partial application.
 
     ``rule(loss_or_grads, params, ...)`` computes updates as usual; called
@@ -111,9 +111,12 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
     where :data:`HYPERPARAMETER_RANGES` has none or means something else;
     every numeric argument is checked against it by :func:`check_ranges`
     when the rule is called, before anything is built.
+
+    ``register=False`` keeps the rule out of :data:`RULES` (a rule private
+    to a script); a registered name cannot be registered twice.
     """
     if rule is None:
-        return functools.partial(update_rule, anchors=anchors, ranges=ranges)
+        return functools.partial(update_rule, anchors=anchors, ranges=ranges, register=register)
     signature = inspect.signature(rule)
     first, second = list(signature.parameters)[:2]
 
@@ -134,6 +137,8 @@ def update_rule(rule=None, *, anchors=None, ranges=None):
 
     wrapper.anchors = dict(anchors or {})
     wrapper.ranges = dict(ranges or {})
+    if not register:
+        return wrapper
     if rule.__name__ in RULES:
         raise ValueError("update_rule: a rule named %r is registered already (%s.%s); give the new one another name"
                          % (rule.__name__, RULES[rule.__name__].__module__, rule.__name__))

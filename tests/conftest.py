@@ -11,6 +11,16 @@ numeric tests under another mode (e.g. ``NUMBA``).
 
 import os
 
-import pytensor
+# Under pytest-xdist (README's test command runs ``-n 2``), every worker
+# compiles into a directory of its own: workers sharing one would wait on
+# PyTensor's compile lock instead of compiling side by side.
+_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _worker:
+    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [
+        os.environ.get("PYTENSOR_FLAGS"),
+        "compiledir_format=compiledir_%(short_platform)s-%(processor)s-%(python_version)s-" + _worker,
+    ]))
+
+import pytensor  # noqa: E402  (after the flags above)
 
 pytensor.config.mode = os.environ.get("SYMUPDATES_TEST_MODE", "FAST_COMPILE")
