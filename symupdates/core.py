@@ -6,7 +6,9 @@ helpers below, so that the guarantees of the package (exact dtypes, named
 state, integer step counters, early and clear errors) hold for every rule.
 """
 
+import fnmatch
 import numbers
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -28,6 +30,7 @@ __all__ = [
     "step_counter",
     "is_state",
     "param_label",
+    "parameter_mask",
 ]
 
 #: Attribute set on the ``tag`` of every shared variable this package creates
@@ -99,6 +102,47 @@ def check_params(params, floating=True):
                 "parameters%s" % (i, param_label(p, i), dtype, _DTYPE_ADVICE.get(dtype, _DTYPE_ADVICE[None]))
             )
     return params
+
+
+def parameter_mask(params, where=None, name="mask"):
+    """Which of ``params`` ``where`` selects, as a list of bools.
+
+    ``where`` may be ``None`` (all), a glob pattern on the parameter name
+    (``"*.b"``, ``"b?"``), a compiled regular expression (searched in the
+    name), a predicate ``f(param) -> bool``, a parameter, a collection of
+    parameters or patterns (a parameter is selected if any entry selects
+    it), or one bool per parameter (optax's masks).  ``name`` is the
+    argument's name in error messages.
+    """
+    params = list(params)
+    if where is None:
+        return [True] * len(params)
+    if isinstance(where, (str, re.Pattern, SharedVariable)) or callable(where):
+        entries = [where]
+    elif isinstance(where, (bytes, numbers.Number)) or not hasattr(where, "__iter__"):
+        raise TypeError("%s must be a name pattern, a regular expression, a predicate, parameters or one bool "
+                        "per parameter, got %r" % (name, where))
+    else:
+        entries = list(where)
+        if entries and all(isinstance(e, (bool, np.bool_)) for e in entries):
+            if len(entries) != len(params):
+                raise ValueError("%s has %d booleans for %d parameters; give one per parameter"
+                                 % (name, len(entries), len(params)))
+            return [bool(e) for e in entries]
+
+    def selects(entry, index, param):
+        if isinstance(entry, str):
+            return fnmatch.fnmatchcase(param_label(param, index), entry)
+        if isinstance(entry, re.Pattern):
+            return entry.search(param_label(param, index)) is not None
+        if isinstance(entry, SharedVariable):
+            return entry is param
+        if callable(entry):
+            return bool(entry(param))
+        raise TypeError("%s: an entry is a name pattern, a regular expression, a predicate or a parameter "
+                        "(or every entry a bool, one per parameter), got %r" % (name, entry))
+
+    return [any(selects(e, i, p) for e in entries) for i, p in enumerate(params)]
 
 
 def get_or_compute_grads(loss_or_grads, params):

@@ -12,16 +12,20 @@ rules do.  Every transform takes ``mask``: which parameters it touches
 the rule, as Loshchilov and Hutter's AdamW does.
 """
 
-import fnmatch
-import re
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.sharedvalue import SharedVariable
 
 from .engine.compose import fuse_updates
-from .core import SCHEDULE_COUNTER_TAG, as_hyperparameter, as_type_of, check_params, get_or_compute_grads, param_label, updates_and_params
+from .core import (
+    SCHEDULE_COUNTER_TAG,
+    as_hyperparameter,
+    as_type_of,
+    check_params,
+    get_or_compute_grads,
+    parameter_mask,
+    updates_and_params,
+)
 from .registry import gradient_transform, update_wrapper
 from .rowsparse import squared_norm
 from .schedules import as_step, new_counter
@@ -40,36 +44,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------
 # masks
-
-
-def parameter_mask(params, where=None):
-    """Which of ``params`` ``where`` selects, as a list of bools.
-
-    ``where`` may be ``None`` (all), a glob pattern on the parameter name
-    (``"*.b"``, ``"b?"``), a compiled regular expression (searched in the
-    name), a predicate ``f(param) -> bool``, or a collection of parameters
-    or patterns (a parameter is selected if any entry selects it).
-    """
-    params = list(params)
-    if where is None:
-        return [True] * len(params)
-
-    def selects(entry, index, param):
-        if isinstance(entry, str):
-            return fnmatch.fnmatchcase(param_label(param, index), entry)
-        if isinstance(entry, re.Pattern):
-            return entry.search(param_label(param, index)) is not None
-        if isinstance(entry, SharedVariable):
-            return entry is param
-        if callable(entry):
-            return bool(entry(param))
-        raise TypeError(
-            "a mask is a name pattern, a regular expression, a predicate or a "
-            "collection of parameters, got %r" % (entry,)
-        )
-
-    entries = [where] if isinstance(where, (str, re.Pattern, SharedVariable)) or callable(where) else list(where)
-    return [any(selects(e, i, p) for e in entries) for i, p in enumerate(params)]
 
 
 def _grads_and_mask(loss_or_grads, params, mask):

@@ -27,11 +27,21 @@ import numpy as np
 import pytensor.tensor as pt
 
 from .engine.compose import fuse_updates
-from .core import as_hyperparameter, as_type_of, check_params, get_or_compute_grads, make_updates, new_state, step_counter, updates_and_params
+from .core import (
+    as_hyperparameter,
+    as_type_of,
+    check_params,
+    get_or_compute_grads,
+    make_updates,
+    new_state,
+    parameter_mask,
+    step_counter,
+    updates_and_params,
+)
 from .schedules import with_schedules
 from .rowsparse import all_finite, gated_update
 from .registry import update_wrapper
-from .transforms import global_norm, parameter_mask
+from .transforms import global_norm
 
 __all__ = [
     "chain",

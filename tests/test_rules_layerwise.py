@@ -221,7 +221,7 @@ def test_symbolic_learning_rate():
     [
         ("lamb", {"weight_decay_mask": [True]}, ValueError),
         ("lamb", {"weight_decay_mask": [True, 1]}, TypeError),
-        ("lamb", {"weight_decay_mask": "W"}, TypeError),
+        ("lamb", {"weight_decay_mask": 3}, TypeError),
         ("lamb", {"beta1": "0.9"}, TypeError),
         ("lars", {"nesterov": "yes"}, TypeError),
         ("lars", {"trust_ratio_mask": [True, False, True]}, ValueError),

@@ -97,8 +97,31 @@ def test_parameter_mask_forms():
     assert mask(params, lambda p: p.name.endswith("W")) == [True, False, True, False]
     assert mask(params, [params[0], "out.b"]) == [True, False, False, True]
     assert mask(params, params[2]) == [False, False, True, False]
+    assert mask(params, [True, False, False, True]) == [True, False, False, True]  # optax's form
     with pytest.raises(TypeError, match="mask"):
         mask(params, [3])
+    with pytest.raises(TypeError, match="mask"):
+        mask(params, [True, 1, False, True])
+    with pytest.raises(ValueError, match="3 booleans for 4 parameters"):
+        mask(params, [True, False, True])
+
+
+def test_one_mask_for_transforms_and_layerwise_rules():
+    """lamb's weight_decay_mask takes every form parameter_mask takes: a name pattern = its bools."""
+    def trajectory(mask):
+        W = pytensor.shared(np.full((2, 2), 1.5), name="dense.W")
+        b = pytensor.shared(np.array([-0.5, 2.0]), name="dense.b")
+        loss = ((W - 1) ** 2).sum() + ((b - 1) ** 2).sum()
+        f = pytensor.function([], [], updates=symupdates.lamb(loss, [W, b], learning_rate=0.1, weight_decay=0.5,
+                                                            weight_decay_mask=mask))
+        f()
+        f()
+        return [W.get_value(), b.get_value()]
+
+    by_name, by_bools, everything = trajectory("*.W"), trajectory([True, False]), trajectory(None)
+    np.testing.assert_array_equal(by_name[0], by_bools[0])
+    np.testing.assert_array_equal(by_name[1], by_bools[1])
+    assert not np.allclose(by_name[1], everything[1])  # the bias was spared
 
 
 # ---------------------------------------------------------------------------

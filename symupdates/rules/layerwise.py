@@ -22,7 +22,7 @@ from ..core import (
     get_or_compute_grads,
     make_updates,
     new_state,
-    param_label,
+    parameter_mask,
     step_counter,
 )
 from ..registry import update_rule
@@ -43,23 +43,6 @@ def l2_norm(x):
         # fastmath (PyTensor 3's default) compiles to 0 for negative x.
         return abs(x)
     return pt.sqrt(pt.sum(pt.sqr(x)))
-
-
-def parameter_mask(mask, params, name):
-    """One boolean per parameter from ``mask``: None (all), a predicate or a sequence."""
-    if mask is None:
-        return [True] * len(params)
-    if callable(mask):
-        return [bool(mask(p)) for p in params]
-    if isinstance(mask, (str, bytes)) or not hasattr(mask, "__iter__"):
-        raise TypeError("%s must be None, a function of a parameter or a sequence of booleans, got %r" % (name, mask))
-    flags = list(mask)
-    if len(flags) != len(params):
-        raise ValueError("%s has %d entries for %d parameters; give one boolean per parameter" % (name, len(flags), len(params)))
-    for flag, p in zip(flags, params):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError("%s entry for %s must be True or False, got %r" % (name, param_label(p), flag))
-    return [bool(f) for f in flags]
 
 
 def masked_hyperparameter(value, on, param, name):
@@ -125,10 +108,11 @@ def lamb(
         Added inside that root (default 0).
     weight_decay : float or symbolic scalar
         Decoupled weight decay added to the direction (default 0).
-    weight_decay_mask : None, callable or sequence of bool
-        Which parameters weight decay applies to: all (None, the default), those
-        for which ``weight_decay_mask(param)`` is true, or one boolean per
-        parameter (optax's ``mask``).  The trust ratio applies to every tensor.
+    weight_decay_mask : see :func:`symupdates.parameter_mask`
+        Which parameters weight decay applies to: all (None, the default), a
+        name pattern (``"*.W"``), a predicate ``f(param)``, parameters, or
+        one boolean per parameter (optax's ``mask``).  The trust ratio
+        applies to every tensor.
 
     Notes
     -----
@@ -139,7 +123,7 @@ def lamb(
     """
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
-    decays = parameter_mask(weight_decay_mask, params, "weight_decay_mask")
+    decays = parameter_mask(params, weight_decay_mask, "weight_decay_mask")
     check_hyperparameters(params, learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
                           epsilon_root=epsilon_root, weight_decay=weight_decay)
     decays = [masked_hyperparameter(weight_decay, on, p, "weight_decay") for on, p in zip(decays, params)]
@@ -210,9 +194,9 @@ def lars(
         Added to the update norm (default 0).
     nesterov : bool
         Nesterov's form of the momentum (default False).
-    weight_decay_mask, trust_ratio_mask : None, callable or sequence of bool
+    weight_decay_mask, trust_ratio_mask : see :func:`symupdates.parameter_mask`
         Which parameters weight decay and the trust ratio apply to: all
-        (None, the default), those for which ``mask(param)`` is true, or one
+        (None, the default), a name pattern, a predicate, parameters, or one
         boolean per parameter.  Without the trust ratio, ``ratio = 1``.
 
     Notes
@@ -225,8 +209,8 @@ def lars(
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     nesterov = check_switch("nesterov", nesterov)
-    decays = parameter_mask(weight_decay_mask, params, "weight_decay_mask")
-    trusted = parameter_mask(trust_ratio_mask, params, "trust_ratio_mask")
+    decays = parameter_mask(params, weight_decay_mask, "weight_decay_mask")
+    trusted = parameter_mask(params, trust_ratio_mask, "trust_ratio_mask")
     check_hyperparameters(params, learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
                           trust_coefficient=trust_coefficient, epsilon=epsilon)
     decays = [masked_hyperparameter(weight_decay, on, p, "weight_decay") for on, p in zip(decays, params)]
