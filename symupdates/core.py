@@ -448,6 +448,20 @@ def new_global_state(rule, slot, init=0.0, dtype="float64"):
     return tag_state(var, rule, slot)
 
 
+def step_number_as(t, like):
+    """The integer step number ``t`` as a float of ``like``'s dtype (no float64 in a float32 graph)."""
+    return pt.cast(t, like.dtype)
+
+
+def l2_norm(x):
+    """The Euclidean norm of all elements of ``x`` (0-d)."""
+    if x.ndim == 0:
+        # PyTensor rewrites sqrt(x**2) to maximum(abs(x), 0), which Numba's
+        # fastmath (PyTensor 3's default) compiles to 0 for negative x.
+        return abs(x)
+    return pt.sqrt(pt.sum(pt.sqr(x)))
+
+
 #: The step counter's dtype: an integer never stalls (a float32 counter stops
 #: counting at 2**24 steps, Lasagne's bug).
 COUNTER_DTYPE = "int64"

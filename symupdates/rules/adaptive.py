@@ -25,11 +25,11 @@ from ..core import (
     make_updates,
     new_state,
     step_counter,
+    step_number_as,
 )
 from ..registry import update_rule
 from ..engine import elementwise_rule
 from ..rowsparse import lazy_elementwise_rule
-from .descent import as_float_step
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
 __all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta", "rmsprop_graves", "smorms3"]
@@ -129,7 +129,7 @@ def adagrad(
     def step(param, grad, accu, lr, epsilon, weight_decay=None, learning_rate_decay=None, t=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         if learning_rate_decay is not None:
-            lr = lr / (1 + (as_float_step(t, lr) - 1) * learning_rate_decay)
+            lr = lr / (1 + (step_number_as(t, lr) - 1) * learning_rate_decay)
         accu = accu + grad**2
         return accu, param - lr * grad / root(accu, epsilon, epsilon_placement)
 

@@ -21,7 +21,7 @@ the package:
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import Range, as_hyperparameter, check_ranges, new_state, updates_and_params
+from ..core import Range, as_hyperparameter, check_ranges, new_state, step_number_as, updates_and_params
 from ..registry import update_rule, update_wrapper
 from ..schedules import with_schedules
 from ..engine import elementwise_rule, elementwise_updates
@@ -36,11 +36,6 @@ __all__ = [
     "nesterov_momentum",
     "asgd",
 ]
-
-
-def as_float_step(t, like):
-    """The integer step number ``t`` as a float of ``like``'s dtype (no float64 in a float32 graph)."""
-    return pt.cast(t, like.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -440,7 +435,7 @@ def asgd(
     maximize = check_switch("maximize", maximize)
 
     def step(param, grad, average, lr, lambd, alpha, t0, t, weight_decay=None):
-        done = as_float_step(t, lr) - 1
+        done = step_number_as(t, lr) - 1
         eta = lr / (1 + lambd * lr * done) ** alpha
         mu = 1 / pt.maximum(1, done - t0)
         grad = coupled_gradient(param, grad, weight_decay, maximize)

@@ -20,6 +20,7 @@ from ..core import (
     check_hyperparameters,
     check_params,
     get_or_compute_grads,
+    l2_norm,
     make_updates,
     new_state,
     parameter_mask,
@@ -33,16 +34,7 @@ __all__ = ["lamb", "lars", "novograd", "fromage"]
 
 
 # ---------------------------------------------------------------------------
-# helpers shared with the matrix rules
-
-
-def l2_norm(x):
-    """The Euclidean norm of all elements of ``x`` (0-d)."""
-    if x.ndim == 0:
-        # PyTensor rewrites sqrt(x**2) to maximum(abs(x), 0), which Numba's
-        # fastmath (PyTensor 3's default) compiles to 0 for negative x.
-        return abs(x)
-    return pt.sqrt(pt.sum(pt.sqr(x)))
+# helpers of the layer-wise rules
 
 
 def masked_hyperparameter(value, on, param, name):

@@ -20,13 +20,14 @@ from ..core import (
     check_hyperparameters,
     check_params,
     get_or_compute_grads,
+    l2_norm,
     make_updates,
     new_state,
     param_label,
     step_counter,
 )
+from ..engine import elementwise_values
 from ..registry import update_rule
-from .layerwise import elementwise_values, l2_norm
 from .options import check_choice, check_switch
 
 __all__ = ["adafactor", "muon", "sm3"]
