@@ -29,7 +29,7 @@ from ..core import Range, as_hyperparameter, as_type_of, check_ranges, is_state,
 from ..registry import update_rule
 from ..engine import elementwise_rule
 from ..rowsparse import lazy_elementwise_rule
-from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off
+from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
 __all__ = [
     "adam",
@@ -100,19 +100,17 @@ def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsi
     """Adam's updates, its state named after ``rule`` (``adam``, ``adamw`` or ``sparse_adam``)."""
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if is_off(epsilon_root) else True
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
-        eps_root = epsilon_root if root else None
-        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v)
 
     return lazy_elementwise_rule(
         step, loss_or_grads, params, rule, lazy=lazy, slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-        epsilon_root=epsilon_root, weight_decay=weight_decay,
+        **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay,
     )
 
 
@@ -392,25 +390,23 @@ def amsgrad(
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     tracked = check_choice("maximum_of", maximum_of, ("raw", "corrected"))
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if is_off(epsilon_root) else True
 
-    def step(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, t):
+    def step(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
-        eps_root = epsilon_root if root else None
         if tracked == "corrected":
             v_max = pt.maximum(v_max, v / (1 - beta2**t))
-            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v_hat=v_max)
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v_hat=v_max)
         else:
             v_max = pt.maximum(v_max, v)
-            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v_max)
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v_max)
         return m, v, v_max, param - direction
 
     return elementwise_rule(
         step, loss_or_grads, params, "amsgrad", slots=["m", "v", "v_hat"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-        epsilon_root=epsilon_root, weight_decay=weight_decay,
+        **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay,
     )
 
 
@@ -542,24 +538,22 @@ def radam(
     """
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
-    root = None if is_off(epsilon_root) else True
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, weight_decay, threshold, t):
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, threshold, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
         rectifier = pt.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        eps_root = epsilon_root if root else None
-        adaptive = rectifier * _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, placement, v=v)
+        adaptive = rectifier * _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v)
         momentum_only = lr * m / (1 - beta1**t)
         return m, v, param - pt.switch(rho_t > threshold, adaptive, momentum_only)
 
     return elementwise_rule(
         step, loss_or_grads, params, "radam", slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-        epsilon_root=epsilon_root, weight_decay=weight_decay, threshold=threshold,
+        **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay, threshold=threshold,
     )
 
 
@@ -749,17 +743,15 @@ def yogi(
     NeurIPS.
     """
     init = initial_value("initial_accumulator_value", initial_accumulator_value)
-    root = None if is_off(epsilon_root) else True
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, epsilon_root, t):
+    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t, epsilon_root=None):
         m = beta1 * m + (1 - beta1) * grad
         v = v - (1 - beta2) * pt.sign(v - grad**2) * grad**2
-        eps_root = epsilon_root if root else None
-        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, eps_root, "corrected", v=v)
+        return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, "corrected", v=v)
 
     return elementwise_rule(
         step, loss_or_grads, params, "yogi", slots=[("m", init), ("v", init)], counter=True,
-        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, **optional_hyperparameters(epsilon_root=epsilon_root),
     )
 
 
