@@ -22,5 +22,22 @@ if _worker:
     ]))
 
 import pytensor  # noqa: E402  (after the flags above)
+import pytest  # noqa: E402
 
 pytensor.config.mode = os.environ.get("SYMUPDATES_TEST_MODE", "FAST_COMPILE")
+
+
+@pytest.fixture
+def no_new_shared(monkeypatch):
+    """Fails the test if a shared variable (optimizer state) is created after this point."""
+    created = []
+    original = pytensor.shared
+
+    def counting_shared(*args, **kwargs):
+        var = original(*args, **kwargs)
+        created.append(var)
+        return var
+
+    monkeypatch.setattr(pytensor, "shared", counting_shared)
+    yield created
+    assert created == [], "state was created before the error: %s" % [v.name for v in created]

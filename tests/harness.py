@@ -12,11 +12,14 @@ are stored as ``.npz`` files (``tests/reference/data``) by the generator
 scripts in ``tests/reference``; keys are ``"s{step}_p{index}"``.
 """
 
+import inspect
 import os
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+
+import symupdates
 
 SHAPES = [(), (5,), (3, 4), (2, 3, 2)]
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "data")
@@ -116,3 +119,21 @@ def assert_trajectories_close(ours, reference, rtol=1e-10, atol=1e-12):
             np.testing.assert_allclose(
                 x, y, rtol=rtol, atol=atol, err_msg="step %d, parameter %d" % (s + 1, i)
             )
+
+
+def rule_arguments(rule):
+    """Keyword arguments a rule needs to run on the problem's shapes.
+
+    A learning rate where it has no default, and for a rule that only
+    handles some shapes (``fallback=None``, e.g. muon for matrices) a
+    fallback rule for the others.
+    """
+    parameters = inspect.signature(rule).parameters
+    arguments = {}
+    learning_rate = parameters.get("learning_rate")
+    if learning_rate is not None and learning_rate.default is inspect.Parameter.empty:
+        arguments["learning_rate"] = 0.05
+    fallback = parameters.get("fallback")
+    if fallback is not None and fallback.default is None:
+        arguments["fallback"] = symupdates.adam(learning_rate=0.01)
+    return arguments

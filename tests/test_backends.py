@@ -15,8 +15,8 @@ import pytest
 from pytensor.compile.mode import Mode
 
 import symupdates
-import test_formulas
-from harness import assert_trajectories_close, make_problem, numpy_trajectory, run_rule
+import transcriptions
+from harness import assert_trajectories_close, make_problem, numpy_trajectory, rule_arguments, run_rule
 
 SHAPES = [(), (3,), (2, 3)]
 STEPS = 3
@@ -37,24 +37,6 @@ TOLERANCE = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-11, 
 # trust ratio) that moves float64 results by up to ~1e-9 within three steps;
 # with ``numba__fastmath=False`` they meet the tolerance above.
 NUMBA_FASTMATH_TOLERANCE = {"float32": TOLERANCE["float32"], "float64": dict(rtol=5e-9, atol=1e-12)}
-
-
-def rule_arguments(rule):
-    """Keyword arguments a rule needs to run on the problem's shapes.
-
-    A learning rate where it has no default, and for a rule that only
-    handles some shapes (``fallback=None``, e.g. muon for matrices) a
-    fallback rule for the others.
-    """
-    parameters = inspect.signature(rule).parameters
-    arguments = {}
-    learning_rate = parameters.get("learning_rate")
-    if learning_rate is not None and learning_rate.default is inspect.Parameter.empty:
-        arguments["learning_rate"] = 0.05
-    fallback = parameters.get("fallback")
-    if fallback is not None and fallback.default is None:
-        arguments["fallback"] = symupdates.adam(learning_rate=0.01)
-    return arguments
 
 
 # Rules are compiled a few at a time (one function per group and backend):
@@ -133,24 +115,10 @@ def test_every_backend_is_installed():
 LARGE_SHAPES = [(), (70001,), (3,), (300, 241), (40000,)]
 
 
-def reference_lamb(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6):
-    # You et al. (2020), Algorithm 2 with optax's conventions: the trust ratio
-    # ||param|| / ||u|| per tensor, 1 when either norm is 0.
-    def step(params, grads, state, t):
-        m, v = state
-        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
-        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
-        u = [(mi / (1 - beta1**t)) / (np.sqrt(vi / (1 - beta2**t)) + epsilon) for mi, vi in zip(m, v)]
-        ratios = [np.linalg.norm(p) / np.linalg.norm(ui) for p, ui in zip(params, u)]
-        return [p - learning_rate * r * ui for p, r, ui in zip(params, ratios, u)], (m, v)
-
-    return step, lambda params: ([np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params])
-
-
 LARGE_CASES = {
-    "adam": lambda: test_formulas.reference_adam(),
-    "momentum": lambda: test_formulas.reference_momentum(1e-3),  # momentum's default learning rate (PyMC's)
-    "lamb": reference_lamb,
+    "adam": lambda: transcriptions.reference_adam(),
+    "momentum": lambda: transcriptions.reference_momentum(1e-3),  # momentum's default learning rate (PyMC's)
+    "lamb": transcriptions.reference_lamb,
 }
 
 

@@ -47,22 +47,6 @@ def loss_of(params):
     return sum((p**2).sum() for p in params)
 
 
-@pytest.fixture
-def no_new_shared(monkeypatch):
-    """Fails the test if a shared variable (optimizer state) is created after this point."""
-    created = []
-    original = pytensor.shared
-
-    def counting_shared(*args, **kwargs):
-        var = original(*args, **kwargs)
-        created.append(var)
-        return var
-
-    monkeypatch.setattr(pytensor, "shared", counting_shared)
-    yield created
-    assert created == [], "state was created before the error: %s" % [v.name for v in created]
-
-
 # --- parameters ------------------------------------------------------------
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import symupdates
+import transcriptions
 from harness import assert_trajectories_close, make_problem, numpy_trajectory, run_rule
+from transcriptions import reference_adagrad, reference_amsgrad, reference_momentum, reference_rmsprop, reference_sgd
 
 STEPS = 25
 RTOL, ATOL = 1e-13, 1e-15
@@ -23,126 +25,9 @@ def problem():
     return make_problem(steps=STEPS)
 
 
-def zeros_like_all(params, count=1):
-    return [[np.zeros_like(p) for p in params] for _ in range(count)]
-
-
 # --- transcriptions --------------------------------------------------------
 # Each ``reference_<rule>(**hyper)`` returns ``(step, init_state)`` for
 # harness.numpy_trajectory: step(params, grads, state, t) -> (params, state).
-
-
-def reference_sgd(learning_rate):
-    def step(params, grads, state, t):
-        return [p - learning_rate * g for p, g in zip(params, grads)], state
-
-    return step, lambda params: None
-
-
-def reference_momentum(learning_rate, momentum=0.9):
-    # Polyak's heavy ball as Lasagne documents it: the velocity carries -lr * grad.
-    def step(params, grads, velocities, t):
-        velocities = [momentum * v - learning_rate * g for v, g in zip(velocities, grads)]
-        return [p + v for p, v in zip(params, velocities)], velocities
-
-    return step, lambda params: [np.zeros_like(p) for p in params]
-
-
-def reference_nesterov_momentum(learning_rate, momentum=0.9):
-    # Sutskever et al. (2013) rewritten so the gradient is taken at the stored point.
-    def step(params, grads, velocities, t):
-        velocities = [momentum * v - learning_rate * g for v, g in zip(velocities, grads)]
-        new = [p + momentum * v - learning_rate * g for p, v, g in zip(params, velocities, grads)]
-        return new, velocities
-
-    return step, lambda params: [np.zeros_like(p) for p in params]
-
-
-def reference_adagrad(learning_rate=1.0, epsilon=1e-6):
-    # Duchi et al. (2011) with Lasagne's epsilon under the root.
-    def step(params, grads, sums, t):
-        sums = [s + g * g for s, g in zip(sums, grads)]
-        return [p - learning_rate * g / np.sqrt(s + epsilon) for p, g, s in zip(params, grads, sums)], sums
-
-    return step, lambda params: [np.zeros_like(p) for p in params]
-
-
-def reference_rmsprop(learning_rate=1.0, rho=0.9, epsilon=1e-6):
-    # Tieleman and Hinton (2012), lecture 6.5: r = rho r + (1 - rho) g^2, eta / sqrt(r + eps).
-    def step(params, grads, r, t):
-        r = [rho * ri + (1 - rho) * g * g for ri, g in zip(r, grads)]
-        return [p - learning_rate * g / np.sqrt(ri + epsilon) for p, g, ri in zip(params, grads, r)], r
-
-    return step, lambda params: [np.zeros_like(p) for p in params]
-
-
-def reference_adadelta(learning_rate=1.0, rho=0.95, epsilon=1e-6):
-    # Zeiler (2012), Algorithm 1; the learning rate scales the applied step
-    # only, the running average E[dx^2] accumulates the unscaled step (the
-    # form torch.optim.Adadelta documents; for learning_rate=1 it is the paper).
-    def step(params, grads, state, t):
-        eg2, edx2 = state
-        eg2 = [rho * a + (1 - rho) * g * g for a, g in zip(eg2, grads)]
-        dx = [np.sqrt(d + epsilon) / np.sqrt(a + epsilon) * g for a, d, g in zip(eg2, edx2, grads)]
-        edx2 = [rho * d + (1 - rho) * x * x for d, x in zip(edx2, dx)]
-        return [p - learning_rate * x for p, x in zip(params, dx)], (eg2, edx2)
-
-    return step, lambda params: tuple(zeros_like_all(params, 2))
-
-
-def reference_adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    # Kingma and Ba (2015), Algorithm 1 with the reordering at the end of
-    # section 2: alpha_t = alpha sqrt(1 - beta2^t) / (1 - beta1^t), epsilon-hat.
-    def step(params, grads, state, t):
-        m, v = state
-        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
-        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
-        alpha_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-        return [p - alpha_t * mi / (np.sqrt(vi) + epsilon) for p, mi, vi in zip(params, m, v)], (m, v)
-
-    return step, lambda params: tuple(zeros_like_all(params, 2))
-
-
-def reference_adamax(learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    # Kingma and Ba (2015), Algorithm 2, with Lasagne's epsilon added to u.
-    def step(params, grads, state, t):
-        m, u = state
-        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
-        u = [np.maximum(beta2 * ui, np.abs(g)) for ui, g in zip(u, grads)]
-        step_size = learning_rate / (1 - beta1**t)
-        return [p - step_size * mi / (ui + epsilon) for p, mi, ui in zip(params, m, u)], (m, u)
-
-    return step, lambda params: tuple(zeros_like_all(params, 2))
-
-
-def reference_amsgrad(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, bites=None):
-    # Reddi, Kale and Kumar (2018), Algorithm 2: v_hat = max(v_hat, v) over
-    # the raw second moment; Adam's bias-corrected step size as in Lasagne.
-    def step(params, grads, state, t):
-        m, v, v_hat = state
-        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
-        v = [beta2 * vi + (1 - beta2) * g * g for vi, g in zip(v, grads)]
-        v_hat = [np.maximum(h, vi) for h, vi in zip(v_hat, v)]
-        if bites is not None:
-            bites.append(sum(int(np.sum(h > vi)) for h, vi in zip(v_hat, v)))
-        alpha_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-        new = [p - alpha_t * mi / (np.sqrt(h) + epsilon) for p, mi, h in zip(params, m, v_hat)]
-        return new, (m, v, v_hat)
-
-    return step, lambda params: tuple(zeros_like_all(params, 3))
-
-
-def reference_adagrad_window(learning_rate=0.001, epsilon=0.1, n_win=10):
-    # PyMC's adagrad_window: the squared gradients of the last n_win steps
-    # (a ring buffer written at position (t - 1) mod n_win), summed.
-    def step(params, grads, windows, t):
-        slot = (t - 1) % n_win
-        for w, g in zip(windows, grads):
-            w[..., slot] = g * g
-        new = [p - learning_rate * g / np.sqrt(w.sum(axis=-1) + epsilon) for p, g, w in zip(params, grads, windows)]
-        return new, windows
-
-    return step, lambda params: [np.zeros(p.shape + (n_win,)) for p in params]
 
 
 CASES = [
@@ -175,7 +60,7 @@ def run_reference(reference, problem):
 
 
 def reference_trajectory(problem, name, **hyper):
-    return run_reference(globals()["reference_" + name](**hyper), problem)
+    return run_reference(getattr(transcriptions, "reference_" + name)(**hyper), problem)
 
 
 @pytest.mark.parametrize("name, hyper", CASES, ids=["%s-%d" % (n, i % 2) for i, (n, h) in enumerate(CASES)])

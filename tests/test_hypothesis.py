@@ -25,9 +25,25 @@ from hypothesis import strategies as st
 from pytensor.compile.mode import Mode
 
 import symupdates
-import test_formulas as formulas
-from test_rules_adam import chainer_adam, keras2_nadam
-from test_rules_descent import chainer_rmsprop_graves, chainer_smorms3, lion_pytorch
+import transcriptions as formulas
+from transcriptions import (
+    chainer_adam,
+    chainer_rmsprop_graves,
+    chainer_smorms3,
+    keras2_nadam,
+    lion_pytorch,
+    optax_adabelief,
+    optax_adan,
+    optax_adopt,
+    optax_schedule_free_adamw,
+    optax_sign_sgd,
+    optax_signum,
+    optax_yogi,
+    torch_adamw,
+    torch_asgd,
+    torch_radam,
+    torch_rprop,
+)
 
 NDIMS = range(5)
 DTYPES = ["float32", "float64"]
@@ -35,137 +51,9 @@ STEPS = 7  # RAdam's adaptive branch starts at step 6 with its default threshold
 TOLERANCE = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
 
 
-def _zeros(params, count=1):
-    return [[np.zeros_like(p) for p in params] for _ in range(count)]
-
-
 # ---------------------------------------------------------------------------
 # transcriptions not found elsewhere in the tests; each returns
 # (step(params, grads, state, t), init_state(params)) like harness.numpy_trajectory's
-
-
-def torch_asgd(lr, lambd, alpha, t0):
-    # torch.optim.ASGD: the step size eta decays after each step; the average does not touch the parameters.
-    def step(params, grads, state, t):
-        eta = lr / (1 + lambd * lr * (t - 1)) ** alpha
-        return [p * (1 - lambd * eta) - eta * g for p, g in zip(params, grads)], state
-
-    return step, lambda params: None
-
-
-def torch_adamw(lr, beta1, beta2, eps, weight_decay):
-    # torch.optim.AdamW: decoupled decay first, then Adam with eps added to sqrt(v_hat).
-    def step(params, grads, state, t):
-        ms, vs = state
-        ms = [beta1 * m + (1 - beta1) * g for m, g in zip(ms, grads)]
-        vs = [beta2 * v + (1 - beta2) * g * g for v, g in zip(vs, grads)]
-        new = [
-            p * (1 - lr * weight_decay) - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
-            for p, m, v in zip(params, ms, vs)
-        ]
-        return new, (ms, vs)
-
-    return step, lambda params: _zeros(params, 2)
-
-
-def torch_radam(lr, beta1, beta2, eps, threshold):
-    # torch.optim.RAdam (Liu et al. 2020, Algorithm 2); torch's threshold is 5.
-    rho_inf = 2 / (1 - beta2) - 1
-
-    def step(params, grads, state, t):
-        ms, vs = state
-        ms = [beta1 * m + (1 - beta1) * g for m, g in zip(ms, grads)]
-        vs = [beta2 * v + (1 - beta2) * g * g for v, g in zip(vs, grads)]
-        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
-        new = []
-        for p, m, v in zip(params, ms, vs):
-            m_hat = m / (1 - beta1**t)
-            if rho_t > threshold:
-                rect = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                new.append(p - lr * m_hat * rect * np.sqrt(1 - beta2**t) / (np.sqrt(v) + eps))
-            else:
-                new.append(p - lr * m_hat)
-        return new, (ms, vs)
-
-    return step, lambda params: _zeros(params, 2)
-
-
-def optax_adabelief(lr, b1, b2, eps, eps_root):
-    # optax.scale_by_belief: the second moment of the prediction error, eps_root added to the state.
-    def step(params, grads, state, t):
-        ms, ss = state
-        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
-        ss = [b2 * s + (1 - b2) * (g - m) ** 2 + eps_root for s, g, m in zip(ss, grads, ms)]
-        new = [p - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps) for p, m, s in zip(params, ms, ss)]
-        return new, (ms, ss)
-
-    return step, lambda params: _zeros(params, 2)
-
-
-def optax_yogi(lr, b1, b2, eps, eps_root, initial_accumulator_value=1e-6):
-    # optax.scale_by_yogi: an additive second-moment update by the sign of its error.
-    def step(params, grads, state, t):
-        ms, vs = state
-        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
-        vs = [v - (1 - b2) * np.sign(v - g * g) * g * g for v, g in zip(vs, grads)]
-        new = [p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t) + eps_root) + eps)
-               for p, m, v in zip(params, ms, vs)]
-        return new, (ms, vs)
-
-    def init(params):
-        return [[np.full_like(p, initial_accumulator_value) for p in params] for _ in range(2)]
-
-    return step, init
-
-
-def optax_adan(lr, b1, b2, b3, eps, eps_root, weight_decay):
-    # optax.adan: scale_by_adan (Xie et al. 2022, Algorithm 1), decayed weights, learning rate.
-    def step(params, grads, state, t):
-        ms, vs, ns, previous = state
-        diffs = [np.zeros_like(g) if t == 1 else g - q for g, q in zip(grads, previous)]
-        ms = [b1 * m + (1 - b1) * g for m, g in zip(ms, grads)]
-        vs = [b2 * v + (1 - b2) * d for v, d in zip(vs, diffs)]
-        ns = [b3 * n + (1 - b3) * (g + (1 - b2) * d) ** 2 for n, g, d in zip(ns, grads, diffs)]
-        new = []
-        for p, m, v, n in zip(params, ms, vs, ns):
-            u = (m / (1 - b1**t) + (1 - b2) * v / (1 - b2**t)) / (np.sqrt(n / (1 - b3**t) + eps_root) + eps)
-            new.append(p - lr * (u + weight_decay * p))
-        return new, (ms, vs, ns, [g.copy() for g in grads])
-
-    return step, lambda params: _zeros(params, 4)
-
-
-def optax_sign_sgd(lr):
-    def step(params, grads, state, t):
-        return [p - lr * np.sign(g) for p, g in zip(params, grads)], state
-
-    return step, lambda params: None
-
-
-def optax_signum(lr, beta):
-    def step(params, grads, state, t):
-        ms = [beta * m + (1 - beta) * g for m, g in zip(state, grads)]
-        return [p - lr * np.sign(m) for p, m in zip(params, ms)], ms
-
-    return step, lambda params: [np.zeros_like(p) for p in params]
-
-
-def torch_rprop(lr, etaminus, etaplus, step_size_min, step_size_max):
-    # torch.optim.Rprop: the sign of grad * prev_grad grows or shrinks each element's step size.
-    def step(params, grads, state, t):
-        previous, sizes = state
-        new, new_previous, new_sizes = [], [], []
-        for p, g, q, size in zip(params, grads, previous, sizes):
-            same = g * q
-            factor = np.where(same > 0, etaplus, np.where(same < 0, etaminus, 1.0))
-            size = np.clip(size * factor, step_size_min, step_size_max)
-            g = np.where(same < 0, 0.0, g)
-            new.append(p - np.sign(g) * size)
-            new_previous.append(g)
-            new_sizes.append(size)
-        return new, (new_previous, new_sizes)
-
-    return step, lambda params: ([np.zeros_like(p) for p in params], [np.full_like(p, lr) for p in params])
 
 
 # ---------------------------------------------------------------------------
@@ -215,6 +103,12 @@ RULES = {
               "epsilon_root": epsilon, "weight_decay": st.floats(0.0, 1.0)},
              lambda h: optax_adan(h["learning_rate"], h["beta1"], h["beta2"], h["beta3"], h["epsilon"],
                                   h["epsilon_root"], h["weight_decay"])),
+    "adopt": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
+              lambda h: optax_adopt(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"])),
+    "schedule_free_adamw": ({"learning_rate": lr, "beta1": st.floats(0.05, 0.99), "beta2": decay, "epsilon": epsilon,
+                             "weight_decay": st.floats(0.0, 1.0), "weight_lr_power": st.floats(0.0, 3.0)},
+                            lambda h: optax_schedule_free_adamw(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"],
+                                                                h["weight_decay"], h["weight_lr_power"])),
     "adabound": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "final_lr": st.floats(0.0, 1.0),
                   "gamma": st.floats(1e-3, 1.0), "epsilon": epsilon},
                  lambda h: chainer_adam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], adabound=True,
@@ -298,12 +192,17 @@ class Compiled:
             shapes[p.name] = v.shape
         for var, initial in self.state:
             owner = var.name.split(".")[0]
-            if owner in shapes and initial.ndim:
+            if symupdates.core.state_slot(var) in STARTS_AT_THE_PARAMETER:
+                var.set_value(values[[p.name for p in self.params].index(owner)].copy())
+            elif owner in shapes and initial.ndim:
                 var.set_value(np.full(shapes[owner] + initial.shape[len(shapes[owner]):], initial.flat[0],
                                       dtype=initial.dtype))
             else:
                 var.set_value(initial.copy())
 
+
+#: State slots that start at their parameter's value, not at a constant.
+STARTS_AT_THE_PARAMETER = {("schedule_free_adamw", "z")}
 
 _compiled = {}
 

@@ -21,10 +21,8 @@ from pytensor.compile.mode import Mode
 
 import symupdates
 from symupdates.eager import Optimizer
-from test_backends import rule_arguments
-from test_errors import no_new_shared  # noqa: F401 - a fixture
-from test_hypothesis import optax_yogi
-from test_rules_descent import chainer_rmsprop_graves, chainer_smorms3
+from harness import rule_arguments
+from transcriptions import chainer_rmsprop_graves, chainer_smorms3, optax_yogi
 
 NAMES = list(symupdates.RULES)
 PY = Mode(linker="py", optimizer="fast_compile")

@@ -21,6 +21,7 @@ import pytest
 
 import symupdates
 from harness import assert_trajectories_close, load_trajectory, make_problem, numpy_grads, numpy_trajectory, run_rule
+from transcriptions import chainer_adam, keras2_nadam, reference_adam, reference_adamax, reference_amsgrad
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -79,131 +80,27 @@ def max_difference(a, b):
 # NumPy transcriptions of the published code
 
 
-def _zeros(params, count):
-    return [[np.zeros_like(p) for p in params] for _ in range(count)]
-
-
-def lasagne_adam(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """lasagne.updates.adam."""
-
-    def step(params, grads, state, t):
-        ms, vs = state
-        a_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            ms[i] = beta1 * ms[i] + (1 - beta1) * g
-            vs[i] = beta2 * vs[i] + (1 - beta2) * g**2
-            new.append(p - a_t * ms[i] / (np.sqrt(vs[i]) + epsilon))
-        return new, state
-
-    return step, lambda params: _zeros(params, 2)
-
-
-def lasagne_adamax(learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """lasagne.updates.adamax."""
-
-    def step(params, grads, state, t):
-        ms, us = state
-        a_t = learning_rate / (1 - beta1**t)
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            ms[i] = beta1 * ms[i] + (1 - beta1) * g
-            us[i] = np.maximum(beta2 * us[i], np.abs(g))
-            new.append(p - a_t * ms[i] / (us[i] + epsilon))
-        return new, state
-
-    return step, lambda params: _zeros(params, 2)
-
-
-def lasagne_amsgrad(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """lasagne.updates.amsgrad."""
-
-    def step(params, grads, state, t):
-        ms, vs, v_hats = state
-        a_t = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            ms[i] = beta1 * ms[i] + (1 - beta1) * g
-            vs[i] = beta2 * vs[i] + (1 - beta2) * g**2
-            v_hats[i] = np.maximum(v_hats[i], vs[i])
-            new.append(p - a_t * ms[i] / (np.sqrt(v_hats[i]) + epsilon))
-        return new, state
-
-    return step, lambda params: _zeros(params, 3)
-
-
-def chainer_adam(alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=False, adabound=False, final_lr=0.1,
-                 gamma=1e-3):
-    """chainer.optimizers.Adam's CPU update rule (eta=1, weight_decay_rate=0)."""
-
-    def step(params, grads, state, t):
-        ms, vs, vhats = state
-        alpha_t = alpha * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
-        lower = final_lr * (1.0 - 1.0 / (gamma * t + 1))
-        upper = final_lr * (1.0 + 1.0 / (gamma * t))
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            ms[i] += (1 - beta1) * (g - ms[i])
-            vs[i] += (1 - beta2) * (g * g - vs[i])
-            if amsgrad:
-                np.maximum(vhats[i], vs[i], out=vhats[i])
-                vhat = vhats[i]
-            else:
-                vhat = vs[i]
-            step_size = alpha_t / (np.sqrt(vhat) + eps)
-            if adabound:
-                step_size = np.clip(step_size, lower, upper)
-            new.append(p - step_size * ms[i])
-        return new, state
-
-    return step, lambda params: _zeros(params, 3)
-
-
-def keras2_nadam(lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-7, schedule_decay=0.004):
-    """keras.optimizers.Nadam of Keras 2 (keras/optimizers.py)."""
-
-    def step(params, grads, state, t):
-        ms, vs, m_schedule = state
-        momentum_cache_t = beta_1 * (1.0 - 0.5 * (0.96 ** (t * schedule_decay)))
-        momentum_cache_t_1 = beta_1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * schedule_decay)))
-        m_schedule_new = m_schedule[0] * momentum_cache_t
-        m_schedule_next = m_schedule[0] * momentum_cache_t * momentum_cache_t_1
-        m_schedule[0] = m_schedule_new
-        new = []
-        for i, (p, g) in enumerate(zip(params, grads)):
-            g_prime = g / (1.0 - m_schedule_new)
-            ms[i] = beta_1 * ms[i] + (1.0 - beta_1) * g
-            m_t_prime = ms[i] / (1.0 - m_schedule_next)
-            vs[i] = beta_2 * vs[i] + (1.0 - beta_2) * np.square(g)
-            v_t_prime = vs[i] / (1.0 - beta_2**t)
-            m_t_bar = (1.0 - momentum_cache_t) * g_prime + momentum_cache_t_1 * m_t_prime
-            new.append(p - lr * m_t_bar / (np.sqrt(v_t_prime) + epsilon))
-        return new, state
-
-    return step, lambda params: _zeros(params, 2) + [[1.0]]
-
-
 #: case -> (symupdates rule, its keyword arguments, transcription, its keyword arguments)
 TRANSCRIPTIONS = {
-    "lasagne_adam": ("adam", {}, lasagne_adam, {}),
+    "lasagne_adam": ("adam", {}, reference_adam, {}),
     "lasagne_adam_options": (
         "adam",
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-3},
-        lasagne_adam,
+        reference_adam,
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-3},
     ),
-    "lasagne_adamax": ("adamax", {}, lasagne_adamax, {}),
+    "lasagne_adamax": ("adamax", {}, reference_adamax, {}),
     "lasagne_adamax_options": (
         "adamax",
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-2},
-        lasagne_adamax,
+        reference_adamax,
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-2},
     ),
-    "lasagne_amsgrad": ("amsgrad", {}, lasagne_amsgrad, {}),
+    "lasagne_amsgrad": ("amsgrad", {}, reference_amsgrad, {}),
     "lasagne_amsgrad_options": (
         "amsgrad",
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-3},
-        lasagne_amsgrad,
+        reference_amsgrad,
         {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-3},
     ),
     "chainer_adam": ("adam", {}, chainer_adam, {}),

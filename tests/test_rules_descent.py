@@ -33,6 +33,20 @@ from pytensor.scalar import Composite
 from pytensor.tensor.elemwise import Elemwise
 
 import symupdates
+from transcriptions import (
+    chainer_adagrad,
+    chainer_corrected_momentum_sgd,
+    chainer_momentum_sgd,
+    chainer_rmsprop,
+    chainer_rmsprop_graves,
+    chainer_smorms3,
+    ema_momentum,
+    keras2_adagrad,
+    keras2_rmsprop,
+    lasagne_momentum,
+    lion_pytorch,
+    zeros_like_all,
+)
 from harness import (
     DATA_DIR,
     assert_trajectories_close,
@@ -288,139 +302,6 @@ def test_torch_learning_rate_outside_velocity_when_it_changes(problem):
 # Each returns (step, init_state) for harness.numpy_trajectory.
 
 
-def zeros(params, count):
-    return [[np.zeros_like(p) for p in params] for _ in range(count)]
-
-
-def chainer_momentum_sgd(lr=0.01, momentum=0.9):
-    def step(params, grads, state, t):
-        (v,) = state
-        v = [momentum * vi - lr * g for vi, g in zip(v, grads)]
-        return [p + vi for p, vi in zip(params, v)], [v]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def chainer_corrected_momentum_sgd(lr=0.01, momentum=0.9):
-    def step(params, grads, state, t):
-        (v,) = state
-        v = [momentum * vi - g for vi, g in zip(v, grads)]
-        return [p + lr * vi for p, vi in zip(params, v)], [v]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def chainer_adagrad(lr=0.001, eps=1e-8):
-    def step(params, grads, state, t):
-        (h,) = state
-        h = [hi + g * g for hi, g in zip(h, grads)]
-        return [p - lr * g / (np.sqrt(hi) + eps) for p, g, hi in zip(params, grads, h)], [h]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def chainer_rmsprop(lr=0.01, alpha=0.99, eps=1e-8):
-    def step(params, grads, state, t):
-        (ms,) = state
-        ms = [alpha * m + (1 - alpha) * g * g for m, g in zip(ms, grads)]
-        return [p - lr * g / (np.sqrt(m) + eps) for p, g, m in zip(params, grads, ms)], [ms]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def chainer_rmsprop_graves(lr=1e-4, alpha=0.95, momentum=0.9, eps=1e-4):
-    def step(params, grads, state, t):
-        n, g_avg, delta = state
-        n = [alpha * ni + (1 - alpha) * g * g for ni, g in zip(n, grads)]
-        g_avg = [alpha * gi + (1 - alpha) * g for gi, g in zip(g_avg, grads)]
-        delta = [
-            momentum * d - lr * g / np.sqrt(ni - gi * gi + eps) for d, g, ni, gi in zip(delta, grads, n, g_avg)
-        ]
-        return [p + d for p, d in zip(params, delta)], [n, g_avg, delta]
-
-    return step, lambda params: zeros(params, 3)
-
-
-def chainer_smorms3(lr=0.001, eps=1e-16):
-    def step(params, grads, state, t):
-        mem, g_avg, g2_avg = state
-        new_params, new_mem, new_g, new_g2 = [], [], [], []
-        for p, grad, m, g, g2 in zip(params, grads, mem, g_avg, g2_avg):
-            r = 1 / (m + 1)
-            g = (1 - r) * g + r * grad
-            g2 = (1 - r) * g2 + r * grad * grad
-            x = g * g / (g2 + eps)
-            new_params.append(p - grad * np.minimum(x, lr) / (np.sqrt(g2) + eps))
-            new_mem.append(1 + m * (1 - x))
-            new_g.append(g)
-            new_g2.append(g2)
-        return new_params, [new_mem, new_g, new_g2]
-
-    return step, lambda params: [[np.ones_like(p) for p in params]] + zeros(params, 2)
-
-
-def keras2_adagrad(lr=0.01, epsilon=1e-7):
-    """Standalone Keras 2's Adagrad.get_updates (keras/optimizers.py, Keras 2.0-2.3)."""
-
-    def step(params, grads, state, t):
-        (accumulators,) = state
-        new_a = [a + g**2 for a, g in zip(accumulators, grads)]
-        return [p - lr * g / (np.sqrt(a) + epsilon) for p, g, a in zip(params, grads, new_a)], [new_a]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def keras2_rmsprop(lr=0.001, rho=0.9, epsilon=1e-7):
-    """Standalone Keras 2's RMSprop.get_updates (keras/optimizers.py, Keras 2.0-2.3)."""
-
-    def step(params, grads, state, t):
-        (accumulators,) = state
-        new_a = [rho * a + (1.0 - rho) * g**2 for a, g in zip(accumulators, grads)]
-        return [p - lr * g / (np.sqrt(a) + epsilon) for p, g, a in zip(params, grads, new_a)], [new_a]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def lasagne_momentum(learning_rate, momentum=0.9, nesterov=False):
-    """Lasagne's documented formulas for momentum and nesterov_momentum."""
-
-    def step(params, grads, state, t):
-        (v,) = state
-        v = [momentum * vi - learning_rate * g for vi, g in zip(v, grads)]
-        if nesterov:
-            return [p + momentum * vi - learning_rate * g for p, vi, g in zip(params, v, grads)], [v]
-        return [p + vi for p, vi in zip(params, v)], [v]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def ema_momentum(learning_rate, beta):
-    """Momentum as a moving average: v = beta * v + (1 - beta) * dw; w = w - learning_rate * v (v from 0)."""
-
-    def step(params, grads, state, t):
-        (v,) = state
-        v = [beta * vi + (1 - beta) * dw for vi, dw in zip(v, grads)]
-        return [w - learning_rate * vi for w, vi in zip(params, v)], [v]
-
-    return step, lambda params: zeros(params, 1)
-
-
-def lion_pytorch(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0):
-    """lucidrains/lion-pytorch's update_fn."""
-
-    def step(params, grads, state, t):
-        (exp_avg,) = state
-        new_params = []
-        for p, g, m in zip(params, grads, exp_avg):
-            p = p * (1 - lr * weight_decay)
-            p = p - lr * np.sign(m * beta1 + (1 - beta1) * g)
-            new_params.append(p)
-        exp_avg = [m * beta2 + (1 - beta2) * g for m, g in zip(exp_avg, grads)]
-        return new_params, [exp_avg]
-
-    return step, lambda params: zeros(params, 1)
-
-
 # case -> (our rule, anchor, our hyperparameters, transcription)
 TRANSCRIBED = {
     "chainer_momentum_sgd": ("momentum", "chainer.optimizers.MomentumSGD", {}, chainer_momentum_sgd()),
@@ -532,7 +413,7 @@ def test_a_plain_rmsprop_named_rmsprop_graves_is_our_rmsprop(problem):
         cache = [0.9 * c + (1 - 0.9) * g * g for c, g in zip(cache, grads)]
         return [p - 0.001 * g / np.sqrt(c + 1e-8) for p, g, c in zip(params, grads, cache)], [cache]
 
-    reference = numpy_trajectory(step, problem, lambda params: zeros(params, 1))
+    reference = numpy_trajectory(step, problem, lambda params: zeros_like_all(params, 1))
     ours = run_rule(symupdates.rmsprop, problem, learning_rate=0.001, rho=0.9, epsilon=1e-8)
     assert_trajectories_close(ours, reference, rtol=RTOL, atol=ATOL)
 

@@ -27,7 +27,7 @@ from pytensor.tensor.elemwise import Elemwise
 
 import symupdates
 from symupdates.engine import MultiElemwise
-from test_backends import rule_arguments
+from harness import rule_arguments
 
 SHAPES = [(3, 4), (5,), ()]
 REWRITE_ONLY = Mode(linker="py", optimizer="fast_run")  # the graph PyTensor compiles, without a compiler
