@@ -11,15 +11,18 @@ numeric tests under another mode (e.g. ``NUMBA``).
 
 import os
 
-# Under pytest-xdist (README's test command runs ``-n 2``), every worker
-# compiles into a directory of its own: workers sharing one would wait on
-# PyTensor's compile lock instead of compiling side by side.
+# Under pytest-xdist (README's test command runs two workers), every worker
+# compiles into a directory of its own, C modules and PyTensor's Numba cache
+# (``<base_compiledir>/numba``) alike: workers sharing one would wait on
+# PyTensor's compile lock, and could read a Numba cache entry the other is
+# still writing.
 _worker = os.environ.get("PYTEST_XDIST_WORKER")
 if _worker:
-    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [
-        os.environ.get("PYTENSOR_FLAGS"),
-        "compiledir_format=compiledir_%(short_platform)s-%(processor)s-%(python_version)s-" + _worker,
-    ]))
+    _flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f]
+    _base = next((f.split("=", 1)[1] for f in _flags if f.startswith("base_compiledir=")),
+                 os.path.join(os.environ.get("HOME", os.path.expanduser("~")), ".pytensor"))  # PyTensor's default
+    os.environ["PYTENSOR_FLAGS"] = ",".join([f for f in _flags if not f.startswith("base_compiledir=")]
+                                            + ["base_compiledir=" + os.path.join(_base, "xdist-" + _worker)])
 
 import pytensor  # noqa: E402  (after the flags above)
 import pytest  # noqa: E402
@@ -41,3 +44,17 @@ def no_new_shared(monkeypatch):
     monkeypatch.setattr(pytensor, "shared", counting_shared)
     yield created
     assert created == [], "state was created before the error: %s" % [v.name for v in created]
+
+
+#: The core the quick command runs (README: ``-m quick``, about a minute with
+#: cold caches on 2 cores): every rule against its references, the peers'
+#: own suites, the errors, the compositions and the documentation's examples.
+QUICK = {"test_formulas.py", "test_errors.py", "test_rules_adam.py", "test_rules_descent.py",
+         "test_rules_layerwise.py", "test_lasagne_port.py", "test_docs.py", "test_transforms.py", "test_schedules.py",
+         "test_state.py", "test_lasagne_updates.py", "test_pymc_updates.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in QUICK:
+            item.add_marker(pytest.mark.quick)

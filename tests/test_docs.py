@@ -33,7 +33,7 @@ def test_readme_test_command_is_what_ci_runs():
         readme = f.read()
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         ci = f.read()
-    command = "python3 -m pip install -q -e '.[test]' && python3 -m pytest -q"
+    command = "python3 -m pip install -q -e '.[test]' && python3 -m pytest -q -n 2 --dist worksteal"
     assert command in readme and command in ci
 
 
