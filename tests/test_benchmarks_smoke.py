@@ -45,7 +45,7 @@ def test_json_has_machine_config_and_one_result_per_measurement(tiny_run):
     assert len(ids) == len(set(ids))
     by_impl = {r["impl"]: r for r in data["results"]}
     assert set(by_impl) == {"symupdates", "optax", "bandwidth"}
-    assert by_impl["symupdates"]["status"] == "ok" and by_impl["symupdates"]["ms"] > 0
+    assert by_impl["symupdates"]["status"] == "ok" and by_impl["symupdates"]["ms"] > 0, by_impl["symupdates"]
     assert by_impl["bandwidth"]["status"] == "ok" and by_impl["bandwidth"]["gb_per_s"] > 0
     # the tiny configuration measures steps in two rounds; one result each, their median
     rounds = by_impl["symupdates"]["rounds_ms"]

@@ -112,7 +112,7 @@ class MultiElemwiseInplace(GraphRewriter):
     @staticmethod
     def _inplace_node(node, pairs, inputs=None):
         op = node.op
-        return MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=pairs).make_node(
+        return MultiElemwise(op.scalar_op, op.zero_dim, op.candidates, inplace=pairs).make_node(
             *(node.inputs if inputs is None else inputs))
 
     def _try(self, fgraph, node, accepted, pairs):

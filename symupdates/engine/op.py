@@ -39,7 +39,7 @@ class MultiElemwise(COp):
 
     Inputs: row 0's ``row_width`` tensors, row 1's, ..., then the
     ``n_invariants`` 0-d invariants.  Outputs: row 0's ``scalar_op.nout``
-    outputs, row 1's, ...  In a row, the positions flagged in ``scalars``
+    outputs, row 1's, ...  In a row, the positions flagged in ``zero_dim``
     are 0-d and broadcast; the other entries all have the same shape, which
     is the shape of the row's outputs.
 
@@ -47,7 +47,7 @@ class MultiElemwise(COp):
     ----------
     scalar_op : Composite
         The formula; its inputs are one row then the invariants.
-    scalars : tuple of bool
+    zero_dim : tuple of bool
         For each row position, whether it is a 0-d (broadcast) entry.
     candidates : tuple of int
         For each output position, the row position whose input the output
@@ -57,15 +57,15 @@ class MultiElemwise(COp):
         node; set by :class:`MultiElemwiseInplace`.
     """
 
-    __props__ = ("scalar_op", "scalars", "candidates", "inplace")
+    __props__ = ("scalar_op", "zero_dim", "candidates", "inplace")
 
-    def __init__(self, scalar_op, scalars, candidates=None, inplace=()):
+    def __init__(self, scalar_op, zero_dim, candidates=None, inplace=()):
         self.scalar_op = scalar_op
-        self.scalars = tuple(bool(s) for s in scalars)
+        self.zero_dim = tuple(bool(s) for s in zero_dim)
         self.candidates = tuple(candidates) if candidates is not None else (-1,) * scalar_op.nout
         self.inplace = tuple(sorted((int(o), int(i)) for o, i in inplace))
         self.destroy_map = {o: [i] for o, i in self.inplace}
-        self.row_width = len(self.scalars)
+        self.row_width = len(self.zero_dim)
         self.n_invariants = scalar_op.nin - self.row_width
         self.nout_row = scalar_op.nout
         if self.n_invariants < 0 or len(self.candidates) != self.nout_row:
@@ -100,7 +100,7 @@ class MultiElemwise(COp):
         outputs = []
         for r in range(nrow_in // width):
             row = inputs[r * width:(r + 1) * width]
-            shape = row_shape(row, self.scalars)
+            shape = row_shape(row, self.zero_dim)
             for dtype in out_dtypes:
                 outputs.append(TensorType(dtype, shape=shape)())
         for o, i in self.inplace:
@@ -112,7 +112,7 @@ class MultiElemwise(COp):
         width, nout = self.row_width, self.nout_row
         shapes = []
         for r in range(self.n_rows(node)):
-            shapes.extend([input_shapes[r * width + reference_position(self.scalars)]] * nout)
+            shapes.extend([input_shapes[r * width + reference_position(self.zero_dim)]] * nout)
         return shapes
 
     def pullback(self, inputs, outputs, output_grads):
@@ -128,13 +128,13 @@ class MultiElemwise(COp):
         width, nout = self.row_width, self.nout_row
         n_rows = self.n_rows(node)
         invariants = inputs[n_rows * width:]
-        ref = reference_position(self.scalars)
+        ref = reference_position(self.zero_dim)
         fn = self._ufunc()
         destroy = dict(self.inplace)
         out_dtypes = [o.type.dtype for o in self.scalar_op.outputs]
         for r in range(n_rows):
             row = inputs[r * width:(r + 1) * width]
-            check_row_shapes(row, self.scalars, r)
+            check_row_shapes(row, self.zero_dim, r)
             with np.errstate(all="ignore"):
                 results = fn(*row, *invariants)
             if nout == 1:
@@ -264,17 +264,17 @@ def can_overwrite(inp, out):
     return inp.type.dtype == out.type.dtype and inp.type.ndim == out.type.ndim
 
 
-def reference_position(scalars):
+def reference_position(zero_dim):
     """The first full-rank position of a row (0 when all are 0-d)."""
-    for k, s in enumerate(scalars):
+    for k, s in enumerate(zero_dim):
         if not s:
             return k
     return 0
 
 
-def row_shape(row, scalars):
+def row_shape(row, zero_dim):
     """The static shape of a row's outputs: its full-rank entries, merged."""
-    full = [x for x, s in zip(row, scalars) if not s]
+    full = [x for x, s in zip(row, zero_dim) if not s]
     if not full:
         return ()
     shape = list(full[0].type.shape)
@@ -285,8 +285,8 @@ def row_shape(row, scalars):
     return tuple(shape)
 
 
-def check_row_shapes(row, scalars, r):
-    full = [x for x, s in zip(row, scalars) if not s]
+def check_row_shapes(row, zero_dim, r):
+    full = [x for x, s in zip(row, zero_dim) if not s]
     for x in full[1:]:
         if x.shape != full[0].shape:
             raise ValueError(
@@ -296,13 +296,13 @@ def check_row_shapes(row, scalars, r):
 
 
 def row_layout(row):
-    """``scalars`` flags of ``row`` if it can go into a MultiElemwise, else None.
+    """``zero_dim`` flags of ``row`` if it can go into a MultiElemwise, else None.
 
     A row qualifies when its entries that are not 0-d all have the same
     number of dimensions and no static broadcasting between them (the
     multi-tensor kernel does not broadcast, except 0-d entries).
     """
-    scalars = tuple(x.type.ndim == 0 for x in row)
+    zero_dim = tuple(x.type.ndim == 0 for x in row)
     full = [x for x in row if x.type.ndim != 0]
     if full:
         ndim = full[0].type.ndim
@@ -312,7 +312,7 @@ def row_layout(row):
             known = {d for d in dims if d is not None}
             if len(known) > 1 or (1 in known and None in dims):
                 return None
-    return scalars
+    return zero_dim
 
 
 #: Rows per node.  PyTensor's graph traversals queue a node's inputs once per
@@ -328,8 +328,8 @@ def multi_elemwise(composite, rows, invariants, candidates=None):
     All rows must share the layout returned by :func:`row_layout`.  Returns
     a list of output lists, one per row.
     """
-    scalars = row_layout(rows[0])
-    op = MultiElemwise(composite, scalars, candidates)
+    zero_dim = row_layout(rows[0])
+    op = MultiElemwise(composite, zero_dim, candidates)
     nout = op.nout_row
     results = []
     for start in range(0, len(rows), MAX_ROWS):

@@ -87,17 +87,17 @@ def c_kernel_source(op, name="mt"):
     # Elements [a, b) of one row: a tensor input is offset by a, a 0-d one is not.
     slice_args = ["b - a", "failed"]
     slice_args += [
-        "(const %s*)row->x[%d]%s" % (ctype(in_dtypes[k]), k, "" if op.scalars[k] else " + a") for k in range(width)
+        "(const %s*)row->x[%d]%s" % (ctype(in_dtypes[k]), k, "" if op.zero_dim[k] else " + a") for k in range(width)
     ]
     slice_args += ["(%s*)row->y[%d] + a" % (ctype(out_dtypes[j]), j) for j in range(nout)]
     source = _template("multi_elemwise.c") % dict(
         name=name,
         params=", ".join(params),
         hoisted="".join(
-            "    const %s i%d = x%d[0];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if op.scalars[k]
+            "    const %s i%d = x%d[0];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if op.zero_dim[k]
         ),
         loads="".join(
-            "        %s i%d = x%d[e];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if not op.scalars[k]
+            "        %s i%d = x%d[e];\n" % (ctype(in_dtypes[k]), k, k) for k in range(width) if not op.zero_dim[k]
         ),
         decls="".join("        %s o%d;\n" % (ctype(out_dtypes[j]), j) for j in range(nout)),
         body=body,
@@ -113,11 +113,11 @@ def c_kernel_source(op, name="mt"):
         in_types=", ".join(typenum(d) for d in in_dtypes[:width]) or "0",
         out_types=", ".join(typenum(d) for d in out_dtypes) or "0",
         inv_types=", ".join(typenum(d) for d in in_dtypes[width:]) or "0",
-        scalar_flags=", ".join("1" if s else "0" for s in op.scalars) or "0",
+        scalar_flags=", ".join("1" if s else "0" for s in op.zero_dim) or "0",
         inv_values="".join(
             ", *(%s*)PyArray_DATA(invs[%d])" % (ctype(in_dtypes[width + k]), k) for k in range(n_inv)
         ),
-        ref=reference_position(op.scalars),
+        ref=reference_position(op.zero_dim),
     )
     support = composite.c_support_code_apply(node, sub_name)
     cache[name] = support + "\n" + source

@@ -22,7 +22,7 @@ def register():
     def jax_funcify_MultiElemwise(op, node, **kwargs):
         n_rows, width, nout, start = row_slices(op, node)
         scalar_fn = jax_funcify(op.scalar_op.fgraph)
-        ref = reference_position(op.scalars)
+        ref = reference_position(op.zero_dim)
         out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
 
         # Jitted once per row shape: tracing the formula's jnp calls for

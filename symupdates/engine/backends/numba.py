@@ -37,11 +37,11 @@ def register():
         """A jitted function computing one row; ``destroyed`` maps output -> row position."""
         scalar_fn, _ = scalar_function(op)
         width, nout, n_inv = op.row_width, op.nout_row, op.n_invariants
-        ref = reference_position(op.scalars)
+        ref = reference_position(op.zero_dim)
         out_dtypes = [o.type.dtype for o in op.scalar_op.outputs]
         xs = ["x%d" % k for k in range(width)]
         cs = ["c%d" % k for k in range(n_inv)]
-        elems = ["s%d" % k if op.scalars[k] else "a%d[e]" % k for k in range(width)]
+        elems = ["s%d" % k if op.zero_dim[k] else "a%d[e]" % k for k in range(width)]
         result = "r" if nout > 1 else "r0"
         stores = "".join(
             "        y%d[e] = %s\n" % (j, "r[%d]" % j if nout > 1 else "r0") for j in range(nout)
@@ -53,7 +53,7 @@ def register():
             "{stores}"
         )
         args = ", ".join(
-            ["s%d" % k if op.scalars[k] else "a%d" % k for k in range(width)] + ["y%d" % j for j in range(nout)] + cs
+            ["s%d" % k if op.zero_dim[k] else "a%d" % k for k in range(width)] + ["y%d" % j for j in range(nout)] + cs
         )
         env = {"scalar_fn": scalar_fn, "np": np}
         variants = [("serial", "range", False)]
@@ -68,14 +68,14 @@ def register():
         lines = ["def row(%s):" % ", ".join(xs + ["v%d" % k for k in range(n_inv)]), "    n = x%d.size" % ref]
         lines += ["    c%d = v%d.item()" % (k, k) for k in range(n_inv)]
         for k in range(width):
-            if op.scalars[k]:
+            if op.zero_dim[k]:
                 lines.append("    s%d = x%d.item()" % (k, k))
             else:
                 if k != ref:
                     lines.append("    if x%d.shape != x%d.shape:" % (k, ref))
                     lines.append("        raise ValueError('MultiElemwise: a row mixes tensors of different shapes')")
                 lines.append("    a%d = np.ascontiguousarray(x%d).reshape(n)" % (k, k))
-        all_scalar = all(op.scalars)  # a 0-d parameter: np.ascontiguousarray would make it 1-d
+        all_scalar = all(op.zero_dim)  # a 0-d parameter: np.ascontiguousarray would make it 1-d
         for j in range(nout):
             if j in destroyed:
                 contiguous = "x%d" if all_scalar else "np.ascontiguousarray(x%d)"
@@ -125,7 +125,7 @@ def register():
             destroyed = tuple(
                 sorted((j, destroy[r * nout + j] - r * width) for j in range(nout) if r * nout + j in destroy)
             )
-            key = (op.scalar_op, op.scalars, destroyed, may_be_large)
+            key = (op.scalar_op, op.zero_dim, destroyed, may_be_large)
             if key not in kernels:
                 kernels[key] = row_function(op, node, dict(destroyed), may_be_large)
             fname = "row_%d" % (list(kernels).index(key))
@@ -164,7 +164,7 @@ class SplitRows(GraphRewriter):
             pairs = dict(op.inplace)
             for r in range(n_rows):
                 row_inplace = [(o - r * nout, pairs[o] - r * width) for o in range(r * nout, (r + 1) * nout) if o in pairs]
-                row_op = MultiElemwise(op.scalar_op, op.scalars, op.candidates, inplace=row_inplace)
+                row_op = MultiElemwise(op.scalar_op, op.zero_dim, op.candidates, inplace=row_inplace)
                 new = row_op.make_node(*inputs[r * width:(r + 1) * width], *invariants)
                 replaced.update(zip(node.outputs[r * nout:(r + 1) * nout], new.outputs))
         if replaced:
@@ -205,6 +205,6 @@ def cache_key(op, node, may_be_large):
     _, composite_key = scalar_function(op)
     if composite_key is None:
         return None
-    text = str(("symupdates.MultiElemwise", CACHE_VERSION, composite_key, op.scalars, op.candidates, op.inplace,
+    text = str(("symupdates.MultiElemwise", CACHE_VERSION, composite_key, op.zero_dim, op.candidates, op.inplace,
                 op.n_rows(node), may_be_large))
     return sha256(text.encode()).hexdigest()

@@ -80,7 +80,7 @@ def register():
         kwargs.pop("storage_map", None)
         kwargs.pop("node", None)
         scalar_fn = _torch_scalar_function(op.scalar_op.fgraph, pytorch_funcify, kwargs)
-        ref = reference_position(op.scalars)
+        ref = reference_position(op.zero_dim)
         out_dtypes = [getattr(torch, o.type.dtype) for o in op.scalar_op.outputs]
 
         def multi_elemwise(*inputs):
