@@ -23,7 +23,10 @@ def tiny_run(tmp_path_factory):
     hidden = tmp / "hidden"
     hidden.mkdir()
     (hidden / "optax.py").write_text("raise ImportError('optax hidden by the smoke test')\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")])))
+    # a compile directory of its own: the harness is checked from a cold start, whatever this session compiled
+    flags = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"), "base_compiledir=%s" % (tmp / "compiledir")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")])),
+               PYTENSOR_FLAGS=flags)
     out_json, out_rst = tmp / "results.json", tmp / "bench.rst"
     completed = subprocess.run(
         [sys.executable, os.path.join(BENCH, "run.py"), "--tiny", "--sections", "step", "--backends", "numba",
@@ -31,6 +34,7 @@ def tiny_run(tmp_path_factory):
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
+    print(completed.stderr[-3000:])  # the run's log, shown when a test below fails
     with open(out_json) as f:
         data = json.load(f)
     return completed.stdout, data, out_rst.read_text(), out_json
