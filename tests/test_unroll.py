@@ -372,3 +372,36 @@ def test_hypergradient_descent_matches_the_paper(name, transcription, hyper):
     change = next(var for var in updates if var.name == "%s.learning_rate_change" % name)
     np.testing.assert_allclose(hyper["learning_rate"] + change.get_value(), alphas[-1], rtol=1e-10)
     assert abs(alphas[-1] - hyper["learning_rate"]) > 1e-6  # the learning rate did adapt
+
+
+@pytest.mark.parametrize("mode", ["cvm", "NUMBA"])
+@pytest.mark.parametrize("method", ["unrolled", "scan"])
+def test_unrolled_steps_update_their_state_in_place(mode, method):
+    """Every step of an unrolled loop overwrites the state the step before it made, not new buffers.
+
+    The first step overwrites the function's m and v (updated, and read by
+    it alone), the later ones the intermediate m, v and parameter; the
+    numbers stay those of k separate calls.
+    """
+    from symupdates.engine import MultiElemwise
+
+    compiled_mode = Mode(linker="cvm", optimizer="fast_run") if mode == "cvm" else mode
+    p = pytensor.shared(np.linspace(-1, 1, 6), name="p")
+    x = pt.vector("x")
+    loss = ((p - x) ** 2).sum()
+    rule = symupdates.adam(learning_rate=0.1)
+    k = 4
+    f = pytensor.function([x], [], updates=unroll(rule, loss, [p], k, method=method), mode=compiled_mode)
+    if method == "unrolled":
+        nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, MultiElemwise)]
+        assert len(nodes) == k
+        # m and v of every step in place; the parameter from the second step on
+        assert all({0, 1} <= set(n.op.destroy_map) for n in nodes)
+        assert all(2 in n.op.destroy_map for n in nodes[1:])
+    f(np.full(6, 0.3))
+    q = pytensor.shared(np.linspace(-1, 1, 6), name="q")
+    one = pytensor.function([x], [], updates=symupdates.adam(((q - x) ** 2).sum(), [q], learning_rate=0.1),
+                            mode=compiled_mode)
+    for _ in range(k):
+        one(np.full(6, 0.3))
+    np.testing.assert_allclose(p.get_value(), q.get_value(), rtol=1e-12, atol=1e-14)

@@ -42,7 +42,7 @@ class MultiElemwiseInplace(GraphRewriter):
         todo = []
         for node in fgraph.toposort():
             if isinstance(node.op, MultiElemwise) and not node.op.inplace:
-                pairs = self._candidate_pairs(node, protected, updated)
+                pairs = self._candidate_pairs(node, protected, updated, fgraph.clients)
                 if pairs:
                     todo.append((node, pairs))
         if not todo:
@@ -73,20 +73,23 @@ class MultiElemwiseInplace(GraphRewriter):
         return {fgraph.outputs[o]: fgraph.inputs[i] for o, i in mapping.items()}
 
     @staticmethod
-    def _candidate_pairs(node, protected, updated=None):
+    def _candidate_pairs(node, protected, updated=None, clients=None):
         """The (output, input) pairs that may share a buffer.
 
         In a compiled function's graph (``updated`` known), an output may
         overwrite the input of its own row that it is the update of,
         whichever front door built the node (``elementwise_values`` rows
-        included); an output that is not an update (it feeds a guard, a
-        norm, another kernel) overwrites nothing, so the destroy handler
-        is never asked for pairs it must refuse.  Elsewhere the op's
-        ``candidates`` decide.
+        included).  Otherwise (the steps of an unrolled loop) an output
+        overwrites its op's candidate where that is an intermediate result,
+        or an updated input of the function that this node alone reads; it
+        never overwrites an input read elsewhere or not updated, so the
+        destroy handler is not asked for pairs it must refuse.
+        Elsewhere the op's ``candidates`` decide.
         """
         op = node.op
         width, nout = op.row_width, op.nout_row
         uses = Counter(node.inputs)
+        updated_inputs = set(updated.values()) if updated is not None else set()
         pairs = []
         for r in range(op.n_rows(node)):
             row = node.inputs[r * width:(r + 1) * width]
@@ -94,7 +97,12 @@ class MultiElemwiseInplace(GraphRewriter):
                 o = r * nout + j
                 if updated is not None:
                     target = updated.get(node.outputs[o])
-                    k = next((pos for pos, x in enumerate(row) if x is target), -1) if target is not None else -1
+                    own = next((pos for pos, x in enumerate(row) if x is target), -1) if target is not None else -1
+                    if own >= 0:
+                        k = own
+                    elif k >= 0 and not (row[k].owner is not None or (
+                            row[k] in updated_inputs and clients is not None and len(clients[row[k]]) == 1)):
+                        k = -1
                 if k < 0:
                     continue
                 i = r * width + k
