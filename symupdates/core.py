@@ -404,7 +404,7 @@ def as_type_of(expr, var):
 
 def is_state(var):
     """True for a shared variable created by this package as optimizer state."""
-    return getattr(getattr(var, "tag", None), STATE_TAG, None) is not None
+    return state_slot(var) is not None
 
 
 def state_slot(var):

@@ -83,6 +83,11 @@ def elementwise_values(step, rows, like, name="step", **hyper):
     return _elementwise(step, rows, like, hyper, name, overwrite=False)
 
 
+def cast_hyperparameters(hyper, dtype):
+    """``hyper`` as 0-d expressions of ``dtype`` (the step number ``t`` too), named as the rule's arguments."""
+    return {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
+
+
 def _elementwise(step, rows, like, hyper, name, overwrite):
     """:func:`elementwise_values`; with ``overwrite``, an output may replace
     the row input that is its ``like`` in place (an update of that variable)."""
@@ -97,8 +102,8 @@ def _elementwise(step, rows, like, hyper, name, overwrite):
     results = [None] * len(rows)
     for (input_dtypes, output_dtypes), indices in groups.items():
         dtype = output_dtypes[0]
-        cast = {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
-        composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast, name)
+        composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast_hyperparameters(hyper, dtype),
+                                                  name)
         targets = [like[i] for i in indices] if overwrite else None
         outputs = apply_composite(composite, [rows[i] for i in indices], invariants, targets)
         for i, outs in zip(indices, outputs):
@@ -169,9 +174,7 @@ def scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper):
     # The widest parameter dtype: no float64 arithmetic in a float32 graph.
     dtype = np.result_type(*[p.dtype for p in params]).name
     slots = [new_global_state(rule, name, init, dtype) for name, init in scalar_slots]
-    cast = {k: (pt.cast(v, dtype) if k == "t" else as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)))
-            for k, v in hyper.items()}
-    values = scalar_step(*slots, **cast)
+    values = scalar_step(*slots, **cast_hyperparameters(hyper, dtype))
     values = values if isinstance(values, (list, tuple)) else [values]
     updates = []
     for (name, _), slot, value in zip(scalar_slots, slots, values):

@@ -42,7 +42,7 @@ class MultiElemwiseInplace(GraphRewriter):
         todo = []
         for node in fgraph.toposort():
             if isinstance(node.op, MultiElemwise) and not node.op.inplace:
-                pairs = self._candidate_pairs(node, protected, updated, fgraph.clients)
+                pairs = self._candidate_pairs(node, protected, fgraph.clients, updated)
                 if pairs:
                     todo.append((node, pairs))
         if not todo:
@@ -73,7 +73,7 @@ class MultiElemwiseInplace(GraphRewriter):
         return {fgraph.outputs[o]: fgraph.inputs[i] for o, i in mapping.items()}
 
     @staticmethod
-    def _candidate_pairs(node, protected, updated=None, clients=None):
+    def _candidate_pairs(node, protected, clients, updated=None):
         """The (output, input) pairs that may share a buffer.
 
         In a compiled function's graph (``updated`` known), an output may
@@ -100,9 +100,11 @@ class MultiElemwiseInplace(GraphRewriter):
                     own = next((pos for pos, x in enumerate(row) if x is target), -1) if target is not None else -1
                     if own >= 0:
                         k = own
-                    elif k >= 0 and not (row[k].owner is not None or (
-                            row[k] in updated_inputs and clients is not None and len(clients[row[k]]) == 1)):
-                        k = -1
+                    elif k >= 0:
+                        intermediate = row[k].owner is not None
+                        read_here_only = row[k] in updated_inputs and len(clients[row[k]]) == 1
+                        if not (intermediate or read_here_only):
+                            k = -1
                 if k < 0:
                     continue
                 i = r * width + k

@@ -953,10 +953,8 @@ def schedule_free_adamw(
     ``schedule_free_adamw.max_lr`` and ``.weight_sum``.  Reference: Defazio
     et al. (2024), The Road Less Scheduled, NeurIPS, arXiv:2405.15682.
     """
-    warmup = warmup_steps
-
     def scheduled(lr, t):
-        return lr if warmup is None else lr * pt.minimum(t / warmup, 1)
+        return lr if warmup_steps is None else lr * pt.minimum(t / warmup_steps, 1)
 
     def advance_weights(max_lr, weight_sum, lr, weight_lr_power, t, **_):
         max_lr = pt.maximum(max_lr, scheduled(lr, t))
