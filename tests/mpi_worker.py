@@ -168,6 +168,7 @@ def fail(mode, how, directory):
     step(my_slice(x_data), my_slice(y_data))
     with open(os.path.join(directory, "rank%d.pid" % RANK), "w") as f:  # the test checks these processes end
         f.write(str(os.getpid()))
+    COMM.Barrier()  # both pid files are written before rank 1 fails and the job is torn down
     if RANK == 1:
         if how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
