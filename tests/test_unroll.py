@@ -405,3 +405,30 @@ def test_unrolled_steps_update_their_state_in_place(mode, method):
     for _ in range(k):
         one(np.full(6, 0.3))
     np.testing.assert_allclose(p.get_value(), q.get_value(), rtol=1e-12, atol=1e-14)
+
+
+def test_unrolled_steps_share_what_no_step_changes():
+    """The unrolled graph grows by the step's state-dependent nodes only.
+
+    The gradient of a linear loss is a constant: built once, not once per
+    step.  The gradient of a sum reads the loss for its shape alone; with
+    static shapes the loss drops out of the graph.  The numbers are those
+    of k separate calls (``test_unroll_is_k_separate_steps``).
+    """
+    from collections import Counter
+
+    from pytensor.graph.traversal import apply_ancestors
+
+    from pytensor.tensor.elemwise import Elemwise
+
+    rng = np.random.default_rng(0)
+    params = [pytensor.shared(rng.normal(size=s), name="p%d" % i, shape=s) for i, s in enumerate([(3,), (2, 2)])]
+    loss = sum((pt.constant(rng.normal(size=p.type.shape)) * p).sum() for p in params)
+    counts = {}
+    for steps in (1, 6):
+        new = unroll(symupdates.adam(learning_rate=0.1), loss, params, steps, method="unrolled")
+        nodes = list(apply_ancestors(list(new.values())))
+        counts[steps] = Counter(type(n.op.scalar_op if isinstance(n.op, Elemwise) else n.op).__name__ for n in nodes)
+    assert counts[6]["MultiElemwise"] == 6 * counts[1]["MultiElemwise"] > 0
+    assert "Sum" not in counts[1] and "Sum" not in counts[6], counts  # the loss is not computed
+    assert counts[6]["Mul"] < 6 * counts[1]["Mul"], counts  # the constant gradients are shared

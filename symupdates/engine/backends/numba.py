@@ -92,10 +92,18 @@ def register():
             lines.append("        serial%s" % call)
         else:
             lines.append("    serial%s" % call)
-        lines.append("    return %s" % ", ".join("o%d" % j for j in range(nout)) + ("," if nout == 1 else ""))
+        # PyTensor's convention for a node: one output bare, several as a tuple
+        lines.append("    return %s" % ", ".join("o%d" % j for j in range(nout)))
         ns = dict(env)
         exec("\n".join(lines), ns)
         return numba_njit(ns["row"])
+
+    def row_kernel(op, node, destroyed, may_be_large):
+        """The row function for the in-place pattern ``destroyed`` ((output, row position) pairs), made once."""
+        key = (op.scalar_op, op.zero_dim, destroyed, may_be_large)
+        if key not in kernels:
+            kernels[key] = row_function(op, node, dict(destroyed), may_be_large)
+        return kernels[key]
 
     node_functions = {}
 
@@ -116,6 +124,8 @@ def register():
     def node_function(op, node, may_be_large):
         n_rows, width, nout, start = row_slices(op, node)
         destroy = dict(op.inplace)
+        if n_rows == 1:  # (every node, once SplitRows has run) the row's function is the node's
+            return row_kernel(op, node, tuple(sorted(destroy.items())), may_be_large)
         env = {}
         names = ["i%d" % k for k in range(len(node.inputs))]
         invs = names[start:]
@@ -125,14 +135,11 @@ def register():
             destroyed = tuple(
                 sorted((j, destroy[r * nout + j] - r * width) for j in range(nout) if r * nout + j in destroy)
             )
-            key = (op.scalar_op, op.zero_dim, destroyed, may_be_large)
-            if key not in kernels:
-                kernels[key] = row_function(op, node, dict(destroyed), may_be_large)
-            fname = "row_%d" % (list(kernels).index(key))
-            env[fname] = kernels[key]
+            fname = "row_%d" % r
+            env[fname] = row_kernel(op, node, destroyed, may_be_large)
             row_outs = ["o%d_%d" % (r, j) for j in range(nout)]
             outs.extend(row_outs)
-            lines.append("    %s, = %s(%s)" % (", ".join(row_outs), fname, ", ".join(names[r * width:(r + 1) * width] + invs)))
+            lines.append("    %s = %s(%s)" % (", ".join(row_outs), fname, ", ".join(names[r * width:(r + 1) * width] + invs)))
         lines.append("    return %s" % (outs[0] if len(outs) == 1 else "(%s)" % ", ".join(outs)))
         ns = dict(env, np=np)
         exec("\n".join(lines), ns)
@@ -190,7 +197,7 @@ def scalar_function(op):
 
 
 #: Changes whenever the generated code changes, so that old cache entries are not used.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_key(op, node, may_be_large):
