@@ -1,15 +1,17 @@
 """Steps per second of ``symupdates.unroll(k=10)`` against 10 separate calls.
 
-Adam (float32) on the "500 x 100" layout (500 tensors of 100 elements) and
+Adam (float32), bare and chained after ``clip_by_global_norm``
+(``--rules adam clip+adam``), on the "500 x 100" layout (500 tensors of 100 elements) and
 the "1 x 10M" layout (one tensor of 10M elements), with a linear loss
-``sum(c * p)`` (constant gradients: the step is all optimizer work), on the
-C backend (``Mode(linker="cvm", optimizer="fast_run")``) and on PyTensor's
-default mode.  For each: one compiled call of one step, called ``k`` times;
+``sum(c * p)`` (gradients that do not change: the step is all optimizer
+work), on the C backend (``Mode(linker="cvm", optimizer="fast_run")``;
+``--modes c-nogc``: its ``cvm_nogc`` linker) and on PyTensor's default mode.  For each: one compiled call of one step, called ``k`` times;
 one call of ``unroll(..., method="unrolled")``; one of ``method="scan"``.
 Each is measured in rounds (every variant in turn per round); the median
 round is reported, with the ratio to the separate calls of the same run.
 
-    python benchmarks/unroll.py [--steps 10] [--rounds 5] [--cases 500x100 1x10M] [--modes c default]
+    python benchmarks/unroll.py [--steps 10] [--rounds 5] [--cases 500x100 1x10M] [--modes c c-nogc default]
+                               [--rules adam clip+adam]
 """
 
 import argparse
@@ -29,12 +31,22 @@ import symupdates  # noqa: E402
 
 CASES = {"500x100": (500, 100), "1x10M": (1, 10_000_000)}
 
+#: The rule stepped: Adam bare, and chained after global-norm clipping (the
+#: composition the engine fuses into the rule's kernel).
+RULES = {
+    "adam": lambda: symupdates.adam(**HYPER["adam"]),
+    "clip+adam": lambda: symupdates.chain(symupdates.clip_by_global_norm(max_norm=1.0),
+                                          symupdates.adam(**HYPER["adam"])),
+}
+
 
 def modes(names):
     out = {}
     for name in names:
         if name == "c":
             out["C (cvm)"] = Mode(linker="cvm", optimizer="fast_run")
+        elif name == "c-nogc":  # PyTensor's C VM without its end-of-call gc (quadratic in the variables)
+            out["C (cvm_nogc)"] = Mode(linker="cvm_nogc", optimizer="fast_run")
         elif name == "default":
             mode = get_default_mode()
             out["default (%s)" % type(mode.linker).__name__] = mode
@@ -43,13 +55,14 @@ def modes(names):
     return out
 
 
-def build(case, k, method, mode):
+def build(case, k, method, mode, rule_name="adam"):
     n, size = CASES[case]
     shapes = layout_shapes(n, size)
     params = [pytensor.shared(v, name="p%d" % i) for i, v in enumerate(arrays(shapes))]
-    coefficients = [pt.constant(c) for c in arrays(shapes, seed=1, scale=0.1)]
+    # shared, not constants: the gradients are then not folded into constants at compile time
+    coefficients = [pytensor.shared(c, name="c%d" % i) for i, c in enumerate(arrays(shapes, seed=1, scale=0.1))]
     loss = pt.add(*[(c * p).sum() for c, p in zip(coefficients, params)]) if n > 1 else (coefficients[0] * params[0]).sum()
-    rule = symupdates.adam(**HYPER["adam"])
+    rule = RULES[rule_name]()
     if method == "calls":
         updates, calls = rule(loss, params), k
     else:
@@ -73,15 +86,16 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--modes", nargs="+", default=["c", "default"])
     parser.add_argument("--methods", nargs="+", default=["calls", "unrolled", "scan"])
+    parser.add_argument("--rules", nargs="+", default=["adam"], choices=list(RULES))
     args = parser.parse_args(argv)
     k = args.steps
-    print("Adam, %s, %d steps; steps per second (median of %d rounds), ratio to %d separate calls"
+    print("%s, %d steps; steps per second (median of %d rounds), ratio to %d separate calls"
           % (DTYPE, k, args.rounds, k))
     for mode_name, mode in modes(args.modes).items():
-        for case in args.cases:
+        for case, rule_name in [(c, r) for c in args.cases for r in args.rules]:
             runs = {}
             for method in args.methods:
-                runs[method] = build(case, k, method, mode)
+                runs[method] = build(case, k, method, mode, rule_name)
             times = {m: [] for m in runs}
             for _ in range(args.rounds):
                 for method, (run, _) in runs.items():
@@ -93,8 +107,8 @@ def main(argv=None):
                 seconds = float(np.median(times[method]))
                 label = "%d separate calls" % k if method == "calls" else "unroll(k=%d, %s)" % (k, method)
                 ratio = "" if base is None else "  x%.2f" % (base / seconds)
-                print("%-14s %-8s %-26s %10.1f steps/s  (compile %.1f s)%s"
-                      % (mode_name, case, label, k / seconds, runs[method][1], ratio))
+                print("%-14s %-8s %-10s %-26s %10.1f steps/s  (compile %.1f s)%s"
+                      % (mode_name, case, rule_name, label, k / seconds, runs[method][1], ratio))
             sys.stdout.flush()
 
 

@@ -6,7 +6,8 @@ learns the initial weights of a 1-40-40-1 ReLU network such that
 ``--inner-steps`` SGD steps on a task's few points fit that task: the inner
 steps are one expression (:func:`symupdates.unroll`), so the loss after
 adaptation is differentiated through them (second order) and the initial
-weights are trained with ``symupdates.adam`` on it.
+weights are trained with ``symupdates.adam`` on it, averaged over a meta
+batch of tasks by a ``pytensor.scan`` loop.
 
 On unseen tasks the example prints the few-shot loss of the learned
 initialisation before adaptation and after 1 and 10 SGD steps, and plots one
@@ -16,6 +17,7 @@ task (the curve, the points, the prediction before and after adaptation).
 """
 
 import argparse
+import inspect
 
 import numpy as np
 import pytensor
@@ -53,6 +55,13 @@ def adapted(params, loss, steps, inner_lr):
     return [new[p] for p in params]
 
 
+def scan_outputs(fn, sequences):
+    """``pytensor.scan``'s outputs, on PyTensor 3 and on the 2.x line PyMC pins."""
+    if "return_updates" in inspect.signature(pytensor.scan).parameters:
+        return pytensor.scan(fn, sequences=sequences, return_updates=False)
+    return pytensor.scan(fn, sequences=sequences)[0]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="MAML on sinusoid regression with symupdates.unroll")
     parser.add_argument("--meta-steps", type=int, default=1500)
@@ -74,11 +83,14 @@ def main(argv=None):
 
     # One task's inputs: train (adapt on) and test (evaluate after adapting).
     x_train, y_train, x_test, y_test = (pt.tensor3(n) for n in ("x_train", "y_train", "x_test", "y_test"))
-    meta_losses = []
-    for task in range(args.meta_batch):
-        fast = adapted(params, mse(params, x_train[task], y_train[task]), args.inner_steps, args.inner_lr)
-        meta_losses.append(mse(fast, x_test[task], y_test[task]))
-    meta_loss = pt.add(*meta_losses) / args.meta_batch
+    # A loop over the tasks of a meta batch (pytensor.scan): the graph, and the
+    # time to compile it, do not grow with --meta-batch.
+    def task_loss(xa, ya, xb, yb):
+        fast = adapted(params, mse(params, xa, ya), args.inner_steps, args.inner_lr)
+        return mse(fast, xb, yb)
+
+    meta_losses = scan_outputs(task_loss, sequences=[x_train, y_train, x_test, y_test])
+    meta_loss = meta_losses.mean()
     meta_step = pytensor.function(
         [x_train, y_train, x_test, y_test], meta_loss,
         updates=symupdates.adam(meta_loss, params, learning_rate=args.meta_lr),

@@ -20,7 +20,8 @@ from pytensor.graph.replace import clone_replace
 import symupdates
 from symupdates import unroll
 
-from harness import make_problem, run_rule
+import transcriptions
+from harness import make_problem, numpy_grads, run_rule
 
 PLAIN = Mode(linker="py", optimizer=None)
 SHAPES = [(), (5,), (3, 4)]
@@ -323,55 +324,32 @@ def test_sequence_key_must_be_an_input_of_the_loss():
 # hypergradient descent: Baydin et al. (2018), transcribed
 
 
-def numpy_sgd_hd(problem, alpha, beta):
+def transcribed_with_learning_rate(reference, problem):
+    """A hypergradient transcription's trajectory, and its learning rate after the last step."""
+    step, init_state = reference
     params = [v.copy() for v in problem["init"]]
-    last_direction = [np.zeros_like(p) for p in params]  # d u_{t-1} / d alpha
-    trajectory, alphas = [], []
+    state, trajectory = init_state(params), []
     for t in range(problem["steps"]):
-        g = [a * (p - c) + n for p, a, c, n in zip(params, problem["a"], problem["c"], problem["noise"][t])]
-        h = sum(float(np.sum(gi * di)) for gi, di in zip(g, last_direction))
-        alpha = alpha - beta * h
-        params = [p - alpha * gi for p, gi in zip(params, g)]
-        last_direction = [-gi for gi in g]
+        params, state = step(params, numpy_grads(problem, params, t), state, t + 1)
         trajectory.append([p.copy() for p in params])
-        alphas.append(alpha)
-    return trajectory, alphas
-
-
-def numpy_adam_hd(problem, alpha, beta, beta1=0.9, beta2=0.999, eps=1e-8):
-    params = [v.copy() for v in problem["init"]]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    last_direction = [np.zeros_like(p) for p in params]
-    trajectory, alphas = [], []
-    for t in range(1, problem["steps"] + 1):
-        g = [a * (p - c) + n for p, a, c, n in zip(params, problem["a"], problem["c"], problem["noise"][t - 1])]
-        h = sum(float(np.sum(gi * di)) for gi, di in zip(g, last_direction))
-        alpha = alpha - beta * h
-        m = [beta1 * mi + (1 - beta1) * gi for mi, gi in zip(m, g)]
-        v = [beta2 * vi + (1 - beta2) * gi**2 for vi, gi in zip(v, g)]
-        unit = [(mi / (1 - beta1**t)) / (np.sqrt(vi / (1 - beta2**t)) + eps) for mi, vi in zip(m, v)]
-        params = [p - alpha * u for p, u in zip(params, unit)]
-        last_direction = [-u for u in unit]
-        trajectory.append([p.copy() for p in params])
-        alphas.append(alpha)
-    return trajectory, alphas
+    return trajectory, state[0]
 
 
 @pytest.mark.parametrize("name,transcription,hyper", [
-    ("sgd_hd", numpy_sgd_hd, {"learning_rate": 0.05, "hypergradient_lr": 0.01}),
-    ("adam_hd", numpy_adam_hd, {"learning_rate": 0.01, "hypergradient_lr": 1e-3}),
+    ("sgd_hd", transcriptions.baydin_sgd_hd, {"learning_rate": 0.05, "hypergradient_lr": 0.01}),
+    ("adam_hd", transcriptions.baydin_adam_hd, {"learning_rate": 0.01, "hypergradient_lr": 1e-3}),
 ])
 def test_hypergradient_descent_matches_the_paper(name, transcription, hyper):
     prob = make_problem(steps=20)
     trajectory, updates, _ = run_rule(getattr(symupdates, name), prob, return_updates=True, **hyper)
-    expected, alphas = transcription(prob, hyper["learning_rate"], hyper["hypergradient_lr"])
+    expected, alpha = transcribed_with_learning_rate(
+        transcription(hyper["learning_rate"], hyper["hypergradient_lr"]), prob)
     for got, ref in zip(trajectory, expected):
         for g, r in zip(got, ref):
             np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
     change = next(var for var in updates if var.name == "%s.learning_rate_change" % name)
-    np.testing.assert_allclose(hyper["learning_rate"] + change.get_value(), alphas[-1], rtol=1e-10)
-    assert abs(alphas[-1] - hyper["learning_rate"]) > 1e-6  # the learning rate did adapt
+    np.testing.assert_allclose(hyper["learning_rate"] + change.get_value(), alpha, rtol=1e-10)
+    assert abs(alpha - hyper["learning_rate"]) > 1e-6  # the learning rate did adapt
 
 
 @pytest.mark.parametrize("mode", ["cvm", "NUMBA"])

@@ -515,3 +515,31 @@ def lion_pytorch(lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0):
         return new_params, [exp_avg]
 
     return step, lambda params: zeros_like_all(params, 1)
+
+
+# ---------------------------------------------------------------------------
+# Hypergradient descent: Baydin et al. (2018), algorithms SGD-HD and Adam-HD
+# (arXiv:1703.04782).  State: the learning rate alpha, then d u_{t-1} / d alpha.
+
+
+def baydin_sgd_hd(alpha, beta):
+    def step(params, grads, state, t):
+        alpha, direction = state
+        h = sum(float(np.sum(g * d)) for g, d in zip(grads, direction))
+        alpha = alpha - beta * h
+        return [p - alpha * g for p, g in zip(params, grads)], (alpha, [-g for g in grads])
+
+    return step, lambda params: (alpha, [np.zeros_like(p) for p in params])
+
+
+def baydin_adam_hd(alpha, beta, beta1=0.9, beta2=0.999, eps=1e-8):
+    def step(params, grads, state, t):
+        alpha, direction, m, v = state
+        h = sum(float(np.sum(g * d)) for g, d in zip(grads, direction))
+        alpha = alpha - beta * h
+        m = [beta1 * mi + (1 - beta1) * g for mi, g in zip(m, grads)]
+        v = [beta2 * vi + (1 - beta2) * g**2 for vi, g in zip(v, grads)]
+        unit = [(mi / (1 - beta1**t)) / (np.sqrt(vi / (1 - beta2**t)) + eps) for mi, vi in zip(m, v)]
+        return [p - alpha * u for p, u in zip(params, unit)], (alpha, [-u for u in unit], m, v)
+
+    return step, lambda params: (alpha, *zeros_like_all(params, 3))

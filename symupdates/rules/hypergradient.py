@@ -80,8 +80,13 @@ def sgd_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=0.001):
     -----
     State: ``<param>.sgd_hd.direction`` (``-g_{t-1}``, the derivative of
     the last update with respect to the learning rate) and the scalar
-    ``sgd_hd.learning_rate_change`` (``alpha_t - alpha_0``).  Reference:
-    Baydin et al. (2018), Online Learning Rate Adaptation with Hypergradient
+    ``sgd_hd.learning_rate_change`` (``alpha_t - alpha_0``).
+
+    Overflow: ``h_t`` is a product of two gradients, so gradients above
+    about 1e19 in float32 (1e154 in float64) make it infinite and the
+    parameters with it, as the paper's formula does;
+    :func:`symupdates.skip_nonfinite` skips such steps.  Reference: Baydin
+    et al. (2018), Online Learning Rate Adaptation with Hypergradient
     Descent, ICLR, arXiv:1703.04782.
     """
 

@@ -52,13 +52,16 @@ def _registrar(backend):
 
 
 def register_backends():
+    from .. import workarounds
+
     pending = {}
-    for module, backend in (
-        ("pytensor.link.numba.dispatch", "numba"),
-        ("pytensor.link.jax.dispatch", "jax"),
-        ("pytensor.link.pytorch.dispatch", "pytorch"),
+    for module, register in (
+        ("pytensor.link.numba.dispatch", _registrar("numba")),
+        ("pytensor.link.jax.dispatch", _registrar("jax")),
+        ("pytensor.link.pytorch.dispatch", _registrar("pytorch")),
+        # PyTensor imports its C VM when it makes the first C VM function
+        ("pytensor.link.c.cvm", workarounds.cvm_frees_in_linear_time),
     ):
-        register = _registrar(backend)
         if module in sys.modules:
             register()
         else:

@@ -17,7 +17,7 @@ import threading
 import pytensor
 from pytensor import config
 
-__all__ = ["c_kernel_available", "c_kernel_source", "c_kernel_module", "use_openmp"]
+__all__ = ["c_kernel_available", "c_kernel_source", "c_kernel_module", "compiled_module", "use_openmp"]
 
 
 _C_TYPES = {
@@ -152,23 +152,36 @@ def use_openmp():
 
 def c_kernel_module(op, node):
     """The compiled kernel module of ``op``: memory, then disk cache, then gcc."""
-    from pytensor.link.c.cmodule import GCC_compiler, dlimport
-
-    source = _module_code(op, "symupdates_mt_")
     composite = op.scalar_op
     # The flags PyTensor's CLinker adds to every module (compile_args() has no -O).
     flags = ["-O3", "-fno-math-errno", "-Wno-unused-label", "-Wno-unused-variable", "-Wno-write-strings"]
-    flags += list(GCC_compiler.compile_args()) + list(composite.c_compile_args())
+    flags += list(composite.c_compile_args())
     if use_openmp():
         flags.append("-fopenmp")
-    libs = list(composite.c_libraries())
-    key_text = "\n".join([source, " ".join(flags), " ".join(libs), pytensor.__version__, sys.version])
+    return compiled_module(
+        "symupdates_mt_", lambda name: _module_code(op, name), flags,
+        libs=list(composite.c_libraries()) + (["gomp"] if use_openmp() else []),
+        include_dirs=list(composite.c_header_dirs()), lib_dirs=list(composite.c_lib_dirs()),
+    )
+
+
+def compiled_module(prefix, source, flags, libs=(), include_dirs=(), lib_dirs=()):
+    """An extension module built from ``source(module_name)``: memory, then disk cache, then gcc.
+
+    The module is named ``prefix`` plus a hash of its source, flags,
+    PyTensor and Python versions, and kept in PyTensor's compile directory
+    (``<compiledir>/symupdates/<hash>``).
+    """
+    from pytensor.link.c.cmodule import GCC_compiler, dlimport
+
+    flags = list(flags) + list(GCC_compiler.compile_args())
+    key_text = "\n".join([source(prefix), " ".join(flags), " ".join(libs), pytensor.__version__, sys.version])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:24]
     with _c_lock:
         module = _c_modules.get(key)
         if module is not None:
             return module
-        name = "symupdates_mt_" + key
+        name = prefix + key
         location = os.path.join(config.compiledir, "symupdates", key)
         suffix = ".pyd" if sys.platform == "win32" else ".so"
         path = os.path.join(location, name + suffix)
@@ -185,15 +198,9 @@ def c_kernel_module(op, node):
                 if os.path.exists(path):
                     module = dlimport(path)
                 else:
-                    libs_with_omp = libs + (["gomp"] if use_openmp() else [])
                     module = GCC_compiler.compile_str(
-                        name,
-                        _module_code(op, name),
-                        location=location,
-                        include_dirs=list(composite.c_header_dirs()),
-                        lib_dirs=list(composite.c_lib_dirs()),
-                        libs=libs_with_omp,
-                        preargs=flags,
+                        name, source(name), location=location, include_dirs=list(include_dirs),
+                        lib_dirs=list(lib_dirs), libs=list(libs), preargs=flags,
                     )
         _c_modules[key] = module
         return module
