@@ -282,11 +282,11 @@ def gated_update(var, expr, condition):
 # the lazy front door of element-wise rules
 
 
-def lazy_elementwise_rule(step, loss_or_grads, params, rule, lazy=False, slots=(), counter=False, **hyper):
+def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slots=(), counter=False, **hyper):
     """:func:`symupdates.engine.elementwise_rule`; with ``lazy=True``, row-sparse parameters updated at their touched rows.
 
     For a parameter whose gradient is row-sparse (:func:`touched_rows`),
-    ``step`` is applied to its touched rows only: parameter rows, gradient
+    ``formula`` is applied to its touched rows only: parameter rows, gradient
     rows and state rows are gathered, and the new rows are written back with
     ``set_subtensor``; the other rows of the parameter and of its state keep
     their values.  Every other parameter gets the dense update.  State,
@@ -299,12 +299,12 @@ def lazy_elementwise_rule(step, loss_or_grads, params, rule, lazy=False, slots=(
     from .rules.options import check_switch
 
     if not check_switch("lazy", lazy):
-        return elementwise_rule(step, loss_or_grads, params, rule, slots=slots, counter=counter, **hyper)
+        return elementwise_rule(formula, loss_or_grads, params, rule, slots=slots, counter=counter, **hyper)
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     touched = [touched_rows(g, p, param_label(p, i)) for i, (g, p) in enumerate(zip(grads, params))]
     if all(t is None for t in touched):
-        return elementwise_rule(step, grads, params, rule, slots=slots, counter=counter, **hyper)
+        return elementwise_rule(formula, grads, params, rule, slots=slots, counter=counter, **hyper)
     check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
     slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
     states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
@@ -315,7 +315,7 @@ def lazy_elementwise_rule(step, loss_or_grads, params, rule, lazy=False, slots=(
     new = OrderedDict()
     if dense:
         new.update(elementwise_updates(
-            step,
+            formula,
             rows=[(params[i], grads[i], *states[i]) for i in dense],
             targets=[(*states[i], params[i]) for i in dense],
             hyper=hyper,
@@ -323,7 +323,7 @@ def lazy_elementwise_rule(step, loss_or_grads, params, rule, lazy=False, slots=(
         ))
     gathered = [[var[touched[i].rows] for var in (*states[i], params[i])] for i in lazy]
     new_rows = elementwise_values(
-        step,
+        formula,
         rows=[(old[-1], touched[i].values, *old[:-1]) for i, old in zip(lazy, gathered)],
         like=gathered,
         name=rule,

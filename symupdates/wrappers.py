@@ -66,11 +66,11 @@ AVERAGE_OF = "symupdates_average_of"
 # composition
 
 
-def _kind(step):
-    return getattr(step, "kind", None) or getattr(getattr(step, "func", None), "kind", None) or "rule"
+def _kind(part):
+    return getattr(part, "kind", None) or getattr(getattr(part, "func", None), "kind", None) or "rule"
 
 
-def chain(*steps):
+def chain(*parts):
     """Compose gradient transforms, one rule and update wrappers into one rule.
 
     ``chain(t1, t2, rule, w1, w2)(loss_or_grads, params)`` computes the
@@ -80,19 +80,19 @@ def chain(*steps):
     Transforms are the functions of :mod:`symupdates.transforms` (or any
     ``f(grads, params) -> grads`` marked ``f.kind = "transform"``), wrappers
     those marked ``"wrapper"`` (``f(updates, params) -> updates``); the one
-    remaining step is the rule (any ``f(grads, params) -> updates``).  Give
-    each step its hyperparameters only: ``clip_by_global_norm(max_norm=1.0)``,
+    remaining part is the rule (any ``f(grads, params) -> updates``).  Give
+    each part its hyperparameters only: ``clip_by_global_norm(max_norm=1.0)``,
     ``adam(learning_rate=lr)``.  In the spirit of optax.chain and Blocks'
     CompositeRule.
     """
-    kinds = [_kind(s) for s in steps]
+    kinds = [_kind(s) for s in parts]
     if kinds.count("rule") != 1:
-        raise ValueError("chain needs exactly one update rule among its steps, got %d" % kinds.count("rule"))
+        raise ValueError("chain needs exactly one update rule among its parts, got %d" % kinds.count("rule"))
     at = kinds.index("rule")
     if any(k != "transform" for k in kinds[:at]) or any(k != "wrapper" for k in kinds[at + 1:]):
         raise ValueError("chain: gradient transforms go before the rule and update wrappers after it, got %s"
                          % " -> ".join(kinds))
-    for s in steps:
+    for s in parts:
         if not callable(s):
             raise TypeError("chain: %r is not callable; give a transform, rule or wrapper with its "
                             "hyperparameters, e.g. adam(learning_rate=0.01)" % (s,))
@@ -100,21 +100,21 @@ def chain(*steps):
     def rule(loss_or_grads, params):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
-        apply_rule = steps[at]
+        apply_rule = parts[at]
         if hasattr(apply_rule, "reduce_gradients"):  # data_parallel: transforms see the gradients of all ranks
             grads, apply_rule = apply_rule.reduce_gradients(grads, params), apply_rule.apply_to_averaged
-        for transform in steps[:at]:
+        for transform in parts[:at]:
             grads = transform(grads, params)
             if not isinstance(grads, (list, tuple)):
                 raise TypeError("chain: %r did not return a list of gradients (return_norm=True?)" % (transform,))
         updates = apply_rule(grads, params)
-        for wrapper in steps[at + 1:]:
+        for wrapper in parts[at + 1:]:
             updates = wrapper(updates, params)
         if at > 0:  # the transforms' arithmetic joins the rule's kernels
             updates = fuse_updates(updates)
         return OrderedDict(with_schedules(updates))
 
-    rule.steps = steps
+    rule.parts = parts
     return rule
 
 
@@ -162,31 +162,31 @@ def _gate(updates, condition):
     return OrderedDict((var, as_type_of(gated_update(var, expr, condition), var)) for var, expr in updates.items())
 
 
-def accumulate_gradients(rule, steps):
-    """Step with the mean gradient of ``steps`` calls, once every ``steps`` calls.
+def accumulate_gradients(rule, every):
+    """Step with the mean gradient of ``every`` calls, once every ``every`` calls.
 
     The returned rule adds each call's gradient to ``<param>.accumulate.sum``;
-    on every ``steps``-th call it gives ``rule`` the mean of the last
-    ``steps`` gradients and lets its updates through (parameters, state,
+    on every ``every``-th call it gives ``rule`` the mean of the last
+    ``every`` gradients and lets its updates through (parameters, state,
     counters, schedules); on the other calls nothing but the sums and the
     call counter ``accumulate.i`` changes.  So ``k`` calls on ``k``
     mini-batches step like one call on their union (for a mean loss).
     Lasagne issue 826; optax.MultiSteps.
     """
-    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError("accumulate_gradients: steps must be a positive integer, got %r" % (steps,))
+    if isinstance(every, (bool, np.bool_)) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError("accumulate_gradients: every must be a positive integer (calls per step), got %r" % (every,))
 
     def accumulating(loss_or_grads, params):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
         calls, _ = step_counter("accumulate", name="i")
-        last = pt.eq(calls, steps - 1)
+        last = pt.eq(calls, every - 1)
         sums = [new_state(p, "accumulate", "sum") for p in params]
         totals = [s + g for s, g in zip(sums, grads)]
-        inner = with_schedules(rule([t / np.asarray(steps, p.dtype) for t, p in zip(totals, params)], params))
+        inner = with_schedules(rule([t / np.asarray(every, p.dtype) for t, p in zip(totals, params)], params))
         updates = _gate(inner, last)
         updates.update(make_updates([(s, pt.switch(last, pt.zeros_like(t), t)) for s, t in zip(sums, totals)]))
-        updates[calls] = (calls + 1) % steps
+        updates[calls] = (calls + 1) % every
         return fuse_updates(updates)
 
     return accumulating

@@ -1,7 +1,7 @@
 """The engine's front doors: a traced formula applied to every parameter.
 
 :func:`elementwise_rule` is how a rule is built: it creates the state,
-traces the rule's ``step`` formula (:mod:`symupdates.engine.trace`) and
+traces the rule's ``formula`` (:mod:`symupdates.engine.trace`) and
 applies it to all parameters with O(1) :class:`~symupdates.engine.op.MultiElemwise`
 nodes per group of tensors (:func:`apply_composite`).
 """
@@ -19,7 +19,7 @@ from .trace import trace_elementwise
 
 __all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "apply_composite", "parameter_updates"]
 
-#: Step functions abbreviate some arguments; errors name the rule's argument.
+#: Formulas abbreviate some arguments; errors name the rule's argument.
 ARGUMENT_NAMES = {"lr": "learning_rate"}
 
 
@@ -58,16 +58,16 @@ def apply_composite(composite, rows, invariants, targets=None):
     return results
 
 
-def elementwise_values(step, rows, like, name="step", **hyper):
-    """The outputs of an element-wise ``step`` for every row, as expressions.
+def elementwise_values(formula, rows, like, name="formula", **hyper):
+    """The outputs of an element-wise ``formula`` for every row, as expressions.
 
     Parameters
     ----------
-    step : callable
-        The formula: ``step(*row, **hyper)`` returns one output per entry of
+    formula : callable
+        ``formula(*row, **hyper)`` returns one output per entry of
         the row's ``like``.
     rows : sequence of tuples of tensors
-        For each parameter, the element-wise arguments of ``step`` (for
+        For each parameter, the element-wise arguments of ``formula`` (for
         example ``(param, grad, m, v)``).  0-d tensors broadcast.
     like : sequence of tuples of variables
         For each row, one variable per output, whose type the output takes
@@ -80,7 +80,7 @@ def elementwise_values(step, rows, like, name="step", **hyper):
     -------
     list of lists of expressions, row by row.
     """
-    return _elementwise(step, rows, like, hyper, name, overwrite=False)
+    return _elementwise(formula, rows, like, hyper, name, overwrite=False)
 
 
 def cast_hyperparameters(hyper, dtype):
@@ -88,7 +88,7 @@ def cast_hyperparameters(hyper, dtype):
     return {k: as_hyperparameter(v, dtype, name=ARGUMENT_NAMES.get(k, k)) for k, v in hyper.items()}
 
 
-def _elementwise(step, rows, like, hyper, name, overwrite):
+def _elementwise(formula, rows, like, hyper, name, overwrite):
     """:func:`elementwise_values`; with ``overwrite``, an output may replace
     the row input that is its ``like`` in place (an update of that variable)."""
     hyper = hyper or {}
@@ -102,7 +102,7 @@ def _elementwise(step, rows, like, hyper, name, overwrite):
     results = [None] * len(rows)
     for (input_dtypes, output_dtypes), indices in groups.items():
         dtype = output_dtypes[0]
-        composite, invariants = trace_elementwise(step, input_dtypes, output_dtypes, cast_hyperparameters(hyper, dtype),
+        composite, invariants = trace_elementwise(formula, input_dtypes, output_dtypes, cast_hyperparameters(hyper, dtype),
                                                   name)
         targets = [like[i] for i in indices] if overwrite else None
         outputs = apply_composite(composite, [rows[i] for i in indices], invariants, targets)
@@ -111,8 +111,8 @@ def _elementwise(step, rows, like, hyper, name, overwrite):
     return results
 
 
-def elementwise_updates(step, rows, targets, hyper=None, name="step"):
-    """Updates ``{target: step(*row)}`` for element-wise rules.
+def elementwise_updates(formula, rows, targets, hyper=None, name="formula"):
+    """Updates ``{target: formula(*row)}`` for element-wise rules.
 
     As :func:`elementwise_values`, with ``targets`` the shared variables
     that receive the outputs (for example ``(m, v, param)``), which the
@@ -123,13 +123,13 @@ def elementwise_updates(step, rows, targets, hyper=None, name="step"):
     OrderedDict
         ``{target: expression}``, row by row, in target order.
     """
-    values = _elementwise(step, rows, targets, hyper, name, overwrite=True)
+    values = _elementwise(formula, rows, targets, hyper, name, overwrite=True)
     return OrderedDict(
         (var, expr) for target, outs in zip(targets, values) for var, expr in zip(target, outs)
     )
 
 
-def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False, scalar_slots=(), scalar_step=None,
+def elementwise_rule(formula, loss_or_grads, params, rule, slots=(), counter=False, scalar_slots=(), scalar_formula=None,
                      **hyper):
     """Updates of a rule whose state is element-wise: the front door of rules.
 
@@ -137,15 +137,15 @@ def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False,
     ``<param>.<rule>.<slot>``; a slot is a name, or a ``(name, initial
     value)`` pair whose value may be a function of the parameter's value),
     and with ``counter=True`` one integer step counter whose next value is
-    passed to ``step`` as ``t`` (1 on the first step).
-    ``step(param, grad, *slots, **hyper)`` returns the new slots followed by
+    passed to ``formula`` as ``t`` (1 on the first step).
+    ``formula(param, grad, *slots, **hyper)`` returns the new slots followed by
     the new parameter.
 
     ``scalar_slots`` (``(name, initial value)`` pairs) are state of the
     whole rule, one scalar ``<rule>.<name>`` for all parameters, in the
-    widest parameter dtype: ``scalar_step(*scalar_slots, **hyper)`` (``t``
+    widest parameter dtype: ``scalar_formula(*scalar_slots, **hyper)`` (``t``
     cast to that dtype) returns their new values, computed once per step
-    outside the element-wise kernel and passed to ``step`` by name.
+    outside the element-wise kernel and passed to ``formula`` by name.
 
     The result maps slots then parameter, parameter by parameter, then the
     counter, then the scalar slots.
@@ -158,15 +158,15 @@ def elementwise_rule(step, loss_or_grads, params, rule, slots=(), counter=False,
                for name, init in slots] for p in params]
     if counter:
         count, hyper["t"] = step_counter(rule)
-    scalar_updates = scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper)
-    updates = parameter_updates(step, params, grads, states, hyper, rule)
+    scalar_updates = scalar_state_updates(rule, params, scalar_slots, scalar_formula, hyper)
+    updates = parameter_updates(formula, params, grads, states, hyper, rule)
     if counter:
         updates[count] = hyper["t"]
     updates.update(scalar_updates)
     return updates
 
 
-def scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper):
+def scalar_state_updates(rule, params, scalar_slots, scalar_formula, hyper):
     """The scalar slots of :func:`elementwise_rule`: creates them, puts their
     new values into ``hyper`` and returns ``[(slot, new value)]``."""
     if not scalar_slots:
@@ -174,7 +174,7 @@ def scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper):
     # The widest parameter dtype: no float64 arithmetic in a float32 graph.
     dtype = np.result_type(*[p.dtype for p in params]).name
     slots = [new_global_state(rule, name, init, dtype) for name, init in scalar_slots]
-    values = scalar_step(*slots, **cast_hyperparameters(hyper, dtype))
+    values = scalar_formula(*slots, **cast_hyperparameters(hyper, dtype))
     values = values if isinstance(values, (list, tuple)) else [values]
     updates = []
     for (name, _), slot, value in zip(scalar_slots, slots, values):
@@ -183,11 +183,11 @@ def scalar_state_updates(rule, params, scalar_slots, scalar_step, hyper):
     return updates
 
 
-def parameter_updates(step, params, grads, states, hyper, rule):
-    """:func:`elementwise_updates` of ``step(param, grad, *state)`` for every
+def parameter_updates(formula, params, grads, states, hyper, rule):
+    """:func:`elementwise_updates` of ``formula(param, grad, *state)`` for every
     parameter, its outputs replacing the state then the parameter."""
     return elementwise_updates(
-        step,
+        formula,
         rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
         targets=[(*s, p) for p, s in zip(params, states)],
         hyper=hyper,

@@ -158,7 +158,7 @@ class _Cluster:
 
     def __init__(self, graph, targets, exprs, region):
         self.targets, self.exprs, self.region = targets, exprs, region
-        table, self.leaves, self.steps = {}, [], []
+        table, self.leaves, self.operations = {}, [], []
         leaf_index = {}
 
         def ref(var):
@@ -179,18 +179,18 @@ class _Cluster:
             inputs = tuple(ref(x) for x in graph.unit_inputs(unit))
             if isinstance(unit, tuple):
                 op = ("kernel", id(unit[0].op.scalar_op))
-                self.steps.append((op, unit[0].op.scalar_op, inputs))
+                self.operations.append((op, unit[0].op.scalar_op, inputs))
             else:
                 scalar_op = unit.op.scalar_op
                 op = ("elementwise", id(scalar_op)) if isinstance(scalar_op, ps.Composite) else scalar_op
-                self.steps.append((op, scalar_op, inputs))
+                self.operations.append((op, scalar_op, inputs))
             for j, out in enumerate(graph.unit_outputs(unit)):
-                table[out] = ("step", len(self.steps) - 1, j)
+                table[out] = ("operation", len(self.operations) - 1, j)
             return table[var]
 
         self.outputs = [ref(e) for e in exprs]
         self.key = (
-            tuple((s[0], s[2]) for s in self.steps),
+            tuple((o[0], o[2]) for o in self.operations),
             tuple((x.type.dtype, x.type.ndim == 0) for x in self.leaves),
             tuple(self.outputs),
             tuple(e.type.dtype for e in exprs),
@@ -208,7 +208,7 @@ class _Cluster:
                 return ps.constant(r[2], dtype=r[1])
             return values[r[1]][r[2]]
 
-        for op, scalar_op, inputs in self.steps:
+        for op, scalar_op, inputs in self.operations:
             args = [value(r) for r in inputs]
             if isinstance(op, tuple) and op[0] == "kernel":
                 values.append(inline(scalar_op, args))
@@ -333,7 +333,7 @@ def _absorb_inputs(updates):
                     below |= graph.region(x)
             region = graph.prune(below | {unit}, keep={unit})
             clusters.append(_Cluster(graph, [None] * node.op.nout_row, list(graph.unit_outputs(unit)), region))
-        if all(len(c.steps) == 1 for c in clusters):
+        if all(len(c.operations) == 1 for c in clusters):
             continue
         groups = OrderedDict()
         for c in clusters:

@@ -3,15 +3,15 @@
 Most update rules are element-wise: the new value of each parameter element
 and of its state depends only on the same element of the gradient and state
 and on a few scalars (learning rate, betas, the step number).  A rule states
-that formula once, as a ``step`` function written with ordinary PyTensor
+that formula once, as a ``formula`` function written with ordinary PyTensor
 operations on scalars::
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, t):
         m = beta1 * m + (1 - beta1) * grad
         ...
         return m, v, param - a_t * m / (pt.sqrt(v) + epsilon)
 
-:func:`trace_elementwise` traces ``step`` once per dtype on 0-d
+:func:`trace_elementwise` traces ``formula`` once per dtype on 0-d
 placeholders, splits the traced graph into
 
 * the *loop-invariant* part, which depends on hyperparameters only
@@ -38,7 +38,7 @@ __all__ = ["trace_elementwise", "NotElementwiseError"]
 
 
 class NotElementwiseError(TypeError):
-    """A ``step`` function used an operation that is not element-wise."""
+    """A ``formula`` function used an operation that is not element-wise."""
 
 
 def specialize_elementwise(outputs):
@@ -90,13 +90,13 @@ def literals_in_dtype(outputs, dtype):
         return outputs
 
 
-def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
-    """Trace ``step`` into a scalar ``Composite``.
+def trace_elementwise(formula, input_dtypes, output_dtypes, hyper, name="formula"):
+    """Trace ``formula`` into a scalar ``Composite``.
 
     Parameters
     ----------
-    step : callable
-        ``step(*elements, **hyper) -> output or tuple of outputs``.
+    formula : callable
+        ``formula(*elements, **hyper) -> output or tuple of outputs``.
     input_dtypes : sequence of str
         The dtype of each element argument.
     output_dtypes : sequence of str
@@ -114,7 +114,7 @@ def trace_elementwise(step, input_dtypes, output_dtypes, hyper, name="step"):
         hyperparameters only), to be passed after the element arguments.
     """
     placeholders = [pt.tensor(dtype=d, shape=(), name="element%d" % i) for i, d in enumerate(input_dtypes)]
-    outputs = step(*placeholders, **hyper)
+    outputs = formula(*placeholders, **hyper)
     if not isinstance(outputs, (tuple, list)):
         outputs = (outputs,)
     float_dtype = output_dtypes[0]

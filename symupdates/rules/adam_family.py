@@ -101,14 +101,14 @@ def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsi
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v)
 
     return lazy_elementwise_rule(
-        step, loss_or_grads, params, rule, lazy=lazy, slots=["m", "v"], counter=True,
+        formula, loss_or_grads, params, rule, lazy=lazy, slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay,
     )
@@ -307,7 +307,7 @@ def adamax(
     placement = check_choice("epsilon_placement", epsilon_placement, ("outside_max", "inside_max"))
     prepare = _torch_preamble(weight_decay, maximize=maximize)
 
-    def step(param, grad, m, u, lr, beta1, beta2, epsilon, weight_decay, t):
+    def formula(param, grad, m, u, lr, beta1, beta2, epsilon, weight_decay, t):
         param, grad = prepare(param, grad, lr, weight_decay)
         a_t = lr / (1 - beta1**t)
         m = beta1 * m + (1 - beta1) * grad
@@ -318,7 +318,7 @@ def adamax(
         return m, u, param - a_t * m / (u + epsilon)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adamax", slots=["m", "u"], counter=True,
+        formula, loss_or_grads, params, "adamax", slots=["m", "u"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay,
     )
 
@@ -391,7 +391,7 @@ def amsgrad(
     tracked = check_choice("maximum_of", maximum_of, ("raw", "corrected"))
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
 
-    def step(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
+    def formula(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
@@ -404,7 +404,7 @@ def amsgrad(
         return m, v, v_max, param - direction
 
     return elementwise_rule(
-        step, loss_or_grads, params, "amsgrad", slots=["m", "v", "v_hat"], counter=True,
+        formula, loss_or_grads, params, "amsgrad", slots=["m", "v", "v_hat"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay,
     )
@@ -539,7 +539,7 @@ def radam(
     placement = check_choice("epsilon_placement", epsilon_placement, _ADAM_PLACEMENTS)
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, threshold, t, epsilon_root=None):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, weight_decay, threshold, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
@@ -551,7 +551,7 @@ def radam(
         return m, v, param - pt.switch(rho_t > threshold, adaptive, momentum_only)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "radam", slots=["m", "v"], counter=True,
+        formula, loss_or_grads, params, "radam", slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay, threshold=threshold,
     )
@@ -626,7 +626,7 @@ def nadam(
     def advance_product(mu_product, beta1, schedule_decay, t, **_):
         return mu_product * _nadam_momentum(beta1, schedule_decay, t)
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):
         param, grad = prepare(param, grad, lr, weight_decay)
         mu = _nadam_momentum(beta1, schedule_decay, t)
         mu_next = _nadam_momentum(beta1, schedule_decay, t + 1)
@@ -636,8 +636,8 @@ def nadam(
         return m, v, param - lr * m_bar / (pt.sqrt(v / (1 - beta2**t)) + epsilon)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "nadam", slots=["m", "v"], counter=True,
-        scalar_slots=[("mu_product", 1.0)], scalar_step=advance_product,
+        formula, loss_or_grads, params, "nadam", slots=["m", "v"], counter=True,
+        scalar_slots=[("mu_product", 1.0)], scalar_formula=advance_product,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         schedule_decay=schedule_decay, weight_decay=weight_decay,
     )
@@ -683,7 +683,7 @@ def adabelief(
     by the Belief in Observed Gradients, NeurIPS, arXiv:2010.07468.
     """
 
-    def step(param, grad, m, s, lr, beta1, beta2, epsilon, epsilon_root, t):
+    def formula(param, grad, m, s, lr, beta1, beta2, epsilon, epsilon_root, t):
         m = beta1 * m + (1 - beta1) * grad
         s = beta2 * s + (1 - beta2) * (grad - m) ** 2 + epsilon_root
         m_hat = m / (1 - beta1**t)
@@ -691,7 +691,7 @@ def adabelief(
         return m, s, param - lr * m_hat / (pt.sqrt(s_hat) + epsilon)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adabelief", slots=["m", "s"], counter=True,
+        formula, loss_or_grads, params, "adabelief", slots=["m", "s"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root,
     )
 
@@ -744,13 +744,13 @@ def yogi(
     """
     init = initial_value("initial_accumulator_value", initial_accumulator_value)
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t, epsilon_root=None):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, t, epsilon_root=None):
         m = beta1 * m + (1 - beta1) * grad
         v = v - (1 - beta2) * pt.sign(v - grad**2) * grad**2
         return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, "corrected", v=v)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "yogi", slots=[("m", init), ("v", init)], counter=True,
+        formula, loss_or_grads, params, "yogi", slots=[("m", init), ("v", init)], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, **optional_hyperparameters(epsilon_root=epsilon_root),
     )
 
@@ -803,7 +803,7 @@ def adan(
     Momentum Algorithm for Faster Optimizing Deep Models, arXiv:2208.06677.
     """
 
-    def step(param, grad, m, v, n, previous_grad, lr, beta1, beta2, beta3, epsilon, epsilon_root, weight_decay, t):
+    def formula(param, grad, m, v, n, previous_grad, lr, beta1, beta2, beta3, epsilon, epsilon_root, weight_decay, t):
         diff = pt.switch(t > 1, grad - previous_grad, 0)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * diff
@@ -813,7 +813,7 @@ def adan(
         return m, v, n, grad, param - lr * (u + weight_decay * param)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adan", slots=["m", "v", "n", "previous_grad"], counter=True,
+        formula, loss_or_grads, params, "adan", slots=["m", "v", "n", "previous_grad"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, beta3=beta3, epsilon=epsilon,
         epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
@@ -872,7 +872,7 @@ def adopt(
     nesterov = check_switch("nesterov", nesterov)
     clipping = check_switch("clipping", clipping)
 
-    def step(param, grad, m, v, lr, beta1, beta2, epsilon, t):
+    def formula(param, grad, m, v, lr, beta1, beta2, epsilon, t):
         first = pt.eq(t, 1)
         beta1 = pt.switch(first, 1, beta1)
         beta2 = pt.switch(first, 0, beta2)
@@ -886,7 +886,7 @@ def adopt(
         return m, v, param - lr * direction
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adopt", slots=["m", "v"], counter=True,
+        formula, loss_or_grads, params, "adopt", slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
     )
 
@@ -960,7 +960,7 @@ def schedule_free_adamw(
         max_lr = pt.maximum(max_lr, scheduled(lr, t))
         return max_lr, weight_sum + max_lr**weight_lr_power
 
-    def step(param, grad, z, v, lr, beta1, beta2, epsilon, weight_decay, weight_lr_power, max_lr, weight_sum, t):
+    def formula(param, grad, z, v, lr, beta1, beta2, epsilon, weight_decay, weight_lr_power, max_lr, weight_sum, t):
         c = pt.switch(weight_sum > 0, max_lr**weight_lr_power / weight_sum, 0)
         v = beta2 * v + (1 - beta2) * grad**2
         u = grad / (pt.sqrt(v / (1 - beta2**t)) + epsilon) + weight_decay * param
@@ -969,8 +969,8 @@ def schedule_free_adamw(
         return z_next, v, beta1 * x + (1 - beta1) * z_next
 
     return elementwise_rule(
-        step, loss_or_grads, params, "schedule_free_adamw", slots=[("z", np.copy), "v"], counter=True,
-        scalar_slots=[("max_lr", 0.0), ("weight_sum", 0.0)], scalar_step=advance_weights,
+        formula, loss_or_grads, params, "schedule_free_adamw", slots=[("z", np.copy), "v"], counter=True,
+        scalar_slots=[("max_lr", 0.0), ("weight_sum", 0.0)], scalar_formula=advance_weights,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay,
         weight_lr_power=weight_lr_power,
     )
@@ -1049,13 +1049,13 @@ def adabound(
     Rate, ICLR.
     """
 
-    def step(param, grad, m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+    def formula(param, grad, m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t):
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         return m, v, param - _bounded_step(m, v, lr, beta1, beta2, final_lr, gamma, epsilon, t)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adabound", slots=["m", "v"], counter=True,
+        formula, loss_or_grads, params, "adabound", slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, final_lr=final_lr, gamma=gamma, epsilon=epsilon,
     )
 
@@ -1073,13 +1073,13 @@ def amsbound(
     ``amsbound.t``.  Reference: Luo et al. (2019), ICLR.
     """
 
-    def step(param, grad, m, v, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+    def formula(param, grad, m, v, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t):
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         v_max = pt.maximum(v_max, v)
         return m, v, v_max, param - _bounded_step(m, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t)
 
     return elementwise_rule(
-        step, loss_or_grads, params, "amsbound", slots=["m", "v", "v_hat"], counter=True,
+        formula, loss_or_grads, params, "amsbound", slots=["m", "v", "v_hat"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, final_lr=final_lr, gamma=gamma, epsilon=epsilon,
     )

@@ -126,7 +126,7 @@ def adagrad(
     maximize = check_switch("maximize", maximize)
     initial = initial_value("initial_accumulator_value", initial_accumulator_value)
 
-    def step(param, grad, accu, lr, epsilon, weight_decay=None, learning_rate_decay=None, t=None):
+    def formula(param, grad, accu, lr, epsilon, weight_decay=None, learning_rate_decay=None, t=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         if learning_rate_decay is not None:
             lr = lr / (1 + (step_number_as(t, lr) - 1) * learning_rate_decay)
@@ -134,7 +134,7 @@ def adagrad(
         return accu, param - lr * grad / root(accu, epsilon, epsilon_placement)
 
     return lazy_elementwise_rule(
-        step, loss_or_grads, params, "adagrad", lazy=lazy, slots=[("accu", initial)],
+        formula, loss_or_grads, params, "adagrad", lazy=lazy, slots=[("accu", initial)],
         counter=not is_off(learning_rate_decay), lr=learning_rate, epsilon=epsilon,
         **optional_hyperparameters(weight_decay=weight_decay, learning_rate_decay=learning_rate_decay),
     )
@@ -256,7 +256,7 @@ def rmsprop(
         root_var = root(var, epsilon, epsilon_placement)
         return root_var if min_denominator is None else pt.maximum(root_var, min_denominator)
 
-    def step(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None, min_denominator=None):
+    def formula(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None, min_denominator=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
         new_slots = [accu]
@@ -278,7 +278,7 @@ def rmsprop(
 
     slots = [("accu", initial)] + ["grad_avg"] * centered + ["velocity"] * with_momentum
     return lazy_elementwise_rule(
-        step, loss_or_grads, params, "rmsprop", lazy=lazy, slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
+        formula, loss_or_grads, params, "rmsprop", lazy=lazy, slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
         **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay), **bound,
     )
 
@@ -327,7 +327,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *
     """
     maximize = check_switch("maximize", maximize)
 
-    def step(param, grad, accu, delta_accu, lr, rho, epsilon, weight_decay=None):
+    def formula(param, grad, accu, delta_accu, lr, rho, epsilon, weight_decay=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
         update = grad * pt.sqrt(delta_accu + epsilon) / pt.sqrt(accu + epsilon)
@@ -335,7 +335,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6, *
         return accu, delta_accu, param - lr * update
 
     return elementwise_rule(
-        step, loss_or_grads, params, "adadelta", slots=["accu", "delta_accu"],
+        formula, loss_or_grads, params, "adadelta", slots=["accu", "delta_accu"],
         lr=learning_rate, rho=rho, epsilon=epsilon, **optional_hyperparameters(weight_decay=weight_decay),
     )
 
@@ -421,14 +421,14 @@ def rmsprop_graves(loss_or_grads, params, learning_rate=1e-4, rho=0.95, momentum
     eqs. 38-41.
     """
 
-    def step(param, grad, n, gbar, delta, lr, rho, momentum, epsilon):
+    def formula(param, grad, n, gbar, delta, lr, rho, momentum, epsilon):
         n = rho * n + (1 - rho) * grad**2
         gbar = rho * gbar + (1 - rho) * grad
         delta = momentum * delta - lr * grad / pt.sqrt(n - gbar**2 + epsilon)
         return n, gbar, delta, param + delta
 
     return elementwise_rule(
-        step, loss_or_grads, params, "rmsprop_graves", slots=["n", "gbar", "delta"],
+        formula, loss_or_grads, params, "rmsprop_graves", slots=["n", "gbar", "delta"],
         lr=learning_rate, rho=rho, momentum=momentum, epsilon=epsilon,
     )
 
@@ -467,7 +467,7 @@ def smorms3(loss_or_grads, params, learning_rate=0.001, epsilon=1e-16):
     http://sifter.org/~simon/journal/20150420.html.
     """
 
-    def step(param, grad, memory, g, g2, lr, epsilon):
+    def formula(param, grad, memory, g, g2, lr, epsilon):
         r = 1 / (memory + 1)
         g = (1 - r) * g + r * grad
         g2 = (1 - r) * g2 + r * grad**2
@@ -476,5 +476,5 @@ def smorms3(loss_or_grads, params, learning_rate=0.001, epsilon=1e-16):
         return 1 + memory * (1 - x), g, g2, param
 
     return elementwise_rule(
-        step, loss_or_grads, params, "smorms3", slots=[("memory", 1.0), "g", "g2"], lr=learning_rate, epsilon=epsilon
+        formula, loss_or_grads, params, "smorms3", slots=[("memory", 1.0), "g", "g2"], lr=learning_rate, epsilon=epsilon
     )

@@ -94,12 +94,12 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
     """
     maximize = check_switch("maximize", maximize)
 
-    def step(param, grad, lr, weight_decay=None):
+    def formula(param, grad, lr, weight_decay=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         return param - lr * grad
 
     return lazy_elementwise_rule(
-        step, loss_or_grads, params, "sgd", lazy=lazy, lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
+        formula, loss_or_grads, params, "sgd", lazy=lazy, lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
     )
 
 
@@ -107,14 +107,14 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
 # momentum applied to existing updates (Lasagne)
 
 
-def _momentum_updates(step, updates, params, rule, momentum):
+def _momentum_updates(formula, updates, params, rule, momentum):
     updates, params = updates_and_params(updates, params, "apply_" + rule)
     check_ranges("apply_" + rule, {"momentum": momentum})
     as_hyperparameter(momentum, params[0].dtype, name="momentum")
     velocities = [new_state(p, rule, "velocity") for p in params]
     updates.update(
         elementwise_updates(
-            step,
+            formula,
             rows=[(p, updates[p], v) for p, v in zip(params, velocities)],
             targets=[(v, p) for p, v in zip(params, velocities)],
             hyper={"momentum": momentum},
@@ -158,11 +158,11 @@ def apply_momentum(updates, params=None, momentum=0.9):
     rate by ``1 - momentum`` to keep it.  Reference: Polyak (1964).
     """
 
-    def step(param, update, velocity, momentum):
+    def formula(param, update, velocity, momentum):
         x = momentum * velocity + update
         return x - param, x
 
-    return _momentum_updates(step, updates, params, "momentum", momentum)
+    return _momentum_updates(formula, updates, params, "momentum", momentum)
 
 
 @update_wrapper
@@ -181,11 +181,11 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     ``<param>.nesterov_momentum.velocity``.
     """
 
-    def step(param, update, velocity, momentum):
+    def formula(param, update, velocity, momentum):
         x = momentum * velocity + update - param
         return x, momentum * x + update
 
-    return _momentum_updates(step, updates, params, "nesterov_momentum", momentum)
+    return _momentum_updates(formula, updates, params, "nesterov_momentum", momentum)
 
 
 # ---------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def _momentum_rule(
     # first step would be dampened.  Only a counter can tell the first step.
     needs_counter = not dampen_first_step and not is_off(dampening)
 
-    def step(param, grad, velocity, lr, momentum, weight_decay=None, dampening=None, t=None):
+    def formula(param, grad, velocity, lr, momentum, weight_decay=None, dampening=None, t=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         push = grad if dampening is None else (1 - dampening) * grad
         if t is not None:
@@ -221,7 +221,7 @@ def _momentum_rule(
         return velocity, param - lr * direction
 
     return lazy_elementwise_rule(
-        step, loss_or_grads, params, rule, lazy=lazy, slots=["velocity"], counter=needs_counter,
+        formula, loss_or_grads, params, rule, lazy=lazy, slots=["velocity"], counter=needs_counter,
         lr=learning_rate, momentum=momentum,
         **optional_hyperparameters(weight_decay=weight_decay, dampening=dampening),
     )
@@ -434,7 +434,7 @@ def asgd(
     """
     maximize = check_switch("maximize", maximize)
 
-    def step(param, grad, average, lr, lambd, alpha, t0, t, weight_decay=None):
+    def formula(param, grad, average, lr, lambd, alpha, t0, t, weight_decay=None):
         done = step_number_as(t, lr) - 1
         eta = lr / (1 + lambd * lr * done) ** alpha
         mu = 1 / pt.maximum(1, done - t0)
@@ -443,6 +443,6 @@ def asgd(
         return pt.switch(pt.eq(mu, 1), param, average + mu * (param - average)), param
 
     return elementwise_rule(
-        step, loss_or_grads, params, "asgd", slots=["average"], counter=True,
+        formula, loss_or_grads, params, "asgd", slots=["average"], counter=True,
         lr=learning_rate, lambd=lambd, alpha=alpha, t0=t0, **optional_hyperparameters(weight_decay=weight_decay),
     )

@@ -30,11 +30,11 @@ from ..engine.apply import parameter_updates
 __all__ = ["sgd_hd", "adam_hd"]
 
 
-def _hypergradient_updates(rule, step, loss_or_grads, params, learning_rate, hypergradient_lr, slots=(),
+def _hypergradient_updates(rule, formula, loss_or_grads, params, learning_rate, hypergradient_lr, slots=(),
                            counter=False, **hyper):
     """Updates of a hypergradient rule.
 
-    ``step(param, grad, *slots, direction, lr, **hyper)`` returns the new
+    ``formula(param, grad, *slots, direction, lr, **hyper)`` returns the new
     slots, the new ``direction`` (``d u_t / d alpha``, the update's
     derivative with respect to the learning rate) and the new parameter.
     """
@@ -50,7 +50,7 @@ def _hypergradient_updates(rule, step, loss_or_grads, params, learning_rate, hyp
     hyper["lr"] = as_hyperparameter(learning_rate, dtype, "learning_rate") + new_change
     if counter:
         count, hyper["t"] = step_counter(rule)
-    updates = parameter_updates(step, params, grads, states, hyper, rule)
+    updates = parameter_updates(formula, params, grads, states, hyper, rule)
     updates[change] = new_change
     if counter:
         updates[count] = hyper["t"]
@@ -90,10 +90,10 @@ def sgd_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=0.001):
     Descent, ICLR, arXiv:1703.04782.
     """
 
-    def step(param, grad, direction, lr):
+    def formula(param, grad, direction, lr):
         return -grad, param - lr * grad
 
-    return _hypergradient_updates("sgd_hd", step, loss_or_grads, params, learning_rate, hypergradient_lr)
+    return _hypergradient_updates("sgd_hd", formula, loss_or_grads, params, learning_rate, hypergradient_lr)
 
 
 @update_rule  # no reference implementation anchored: tested against a transcription of the paper
@@ -130,13 +130,13 @@ def adam_hd(loss_or_grads, params, learning_rate=0.001, hypergradient_lr=1e-7, b
     counter ``adam_hd.t``.  Reference: Baydin et al. (2018), arXiv:1703.04782.
     """
 
-    def step(param, grad, m, v, direction, lr, beta1, beta2, epsilon, t):
+    def formula(param, grad, m, v, direction, lr, beta1, beta2, epsilon, t):
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         unit = (m / (1 - beta1**t)) / (pt.sqrt(v / (1 - beta2**t)) + epsilon)
         return m, v, -unit, param - lr * unit
 
     return _hypergradient_updates(
-        "adam_hd", step, loss_or_grads, params, learning_rate, hypergradient_lr, slots=("m", "v"),
+        "adam_hd", formula, loss_or_grads, params, learning_rate, hypergradient_lr, slots=("m", "v"),
         counter=True, beta1=beta1, beta2=beta2, epsilon=epsilon,
     )

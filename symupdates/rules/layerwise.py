@@ -129,7 +129,7 @@ def lamb(
         m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         return m, v, m_hat / (pt.sqrt(v_hat + epsilon_root) + epsilon) + decay * param
 
-    def step(param, u, ratio, lr):
+    def formula(param, u, ratio, lr):
         return param - lr * ratio * u
 
     moments = elementwise_values(
@@ -138,7 +138,7 @@ def lamb(
         beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root, t=t,
     )
     steps = elementwise_values(
-        step, [(p, u, trust_ratio(p, u)) for p, (_, _, u) in zip(params, moments)],
+        formula, [(p, u, trust_ratio(p, u)) for p, (_, _, u) in zip(params, moments)],
         like=[(p,) for p in params], name="lamb", lr=learning_rate,
     )
     pairs = []
@@ -211,7 +211,7 @@ def lars(
     def decayed_gradient(param, grad, decay):
         return grad + decay * param
 
-    def step(param, u, velocity, ratio, lr, momentum):
+    def formula(param, u, velocity, ratio, lr, momentum):
         velocity = momentum * velocity - lr * ratio * u
         if nesterov:
             return velocity, param + momentum * velocity - lr * ratio * u
@@ -225,7 +225,7 @@ def lars(
         for p, (u,), on in zip(params, directions, trusted)
     ]
     return elementwise_updates(
-        step,
+        formula,
         rows=[(p, u, v, r) for p, (u,), v, r in zip(params, directions, velocities, ratios)],
         targets=[(v, p) for p, v in zip(params, velocities)],
         hyper={"lr": learning_rate, "momentum": momentum},
@@ -291,13 +291,13 @@ def novograd(
         squared = pt.sum(pt.sqr(grad))
         return pt.switch(pt.eq(t, 1), squared, b2 * nu + (1 - b2) * squared)
 
-    def step(param, grad, m, nu, lr, beta1, epsilon, epsilon_root, weight_decay):
+    def formula(param, grad, m, nu, lr, beta1, epsilon, epsilon_root, weight_decay):
         m = beta1 * m + grad / (pt.sqrt(nu + epsilon_root) + epsilon) + weight_decay * param
         return m, param - lr * m
 
     new_nus = [running_norm(nu, g) for nu, g in zip(nus, grads)]
     steps = elementwise_values(
-        step, list(zip(params, grads, ms, new_nus)), like=[(p, p) for p in params], name="novograd",
+        formula, list(zip(params, grads, ms, new_nus)), like=[(p, p) for p in params], name="novograd",
         lr=learning_rate, beta1=beta1, epsilon=epsilon, epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
     pairs = []
@@ -335,11 +335,11 @@ def fromage(loss_or_grads, params, learning_rate=0.01, min_norm=1e-6):
     grads = get_or_compute_grads(loss_or_grads, params)
     check_hyperparameters(params, learning_rate=learning_rate, min_norm=min_norm)
 
-    def step(param, grad, ratio, lr):
+    def formula(param, grad, ratio, lr):
         return (param - lr * ratio * grad) / pt.sqrt(1 + lr**2)
 
     return elementwise_updates(
-        step,
+        formula,
         rows=[(p, g, trust_ratio(p, g, min_norm=min_norm)) for p, g in zip(params, grads)],
         targets=[(p,) for p in params],
         hyper={"lr": learning_rate},

@@ -228,7 +228,7 @@ def adafactor(
         v = row * col / (row_mean if epsilon1_added else pt.maximum(row_mean, epsilon1))
         return grad / pt.sqrt(v if epsilon1_added else pt.maximum(v, epsilon1**2))
 
-    def step(param, u, alpha, lr, weight_decay):
+    def formula(param, u, alpha, lr, weight_decay):
         return param * (1 - lr * weight_decay) - alpha * u
 
     def new_factors(p, g, axes, row, col):
@@ -260,7 +260,7 @@ def adafactor(
             like=[(params[i],) for i in factors], name="adafactor")):
         new_state_values[i], directions[i] = factors[i][:2], u
     alphas = [step_size(p, u) for p, u in zip(params, directions)]
-    steps = elementwise_values(step, list(zip(params, directions, alphas)), like=[(p,) for p in params],
+    steps = elementwise_values(formula, list(zip(params, directions, alphas)), like=[(p,) for p in params],
                                name="adafactor", lr=learning_rate, weight_decay=weight_decay)
 
     pairs = []
@@ -448,7 +448,7 @@ def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_deca
             return buffer, (1 - momentum) * grad + momentum * ahead
         return buffer, current
 
-    def step(param, orthogonal, scale, lr, weight_decay):
+    def formula(param, orthogonal, scale, lr, weight_decay):
         return param * (1 - lr * weight_decay) - lr * scale * orthogonal
 
     looked = elementwise_values(look_ahead, list(zip(grads, buffers)), like=[(p, p) for p in params],
@@ -462,7 +462,7 @@ def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_deca
         orthogonals.append(newton_schulz(direction, coefficients, ns_steps, as_hyperparameter(epsilon, dtype),
                                          epsilon_added))
         scales.append(as_hyperparameter(adjust(shape[fan_out_axis], shape[1 - fan_out_axis]), dtype, "scale"))
-    steps = elementwise_values(step, list(zip(params, orthogonals, scales)), like=[(p,) for p in params],
+    steps = elementwise_values(formula, list(zip(params, orthogonals, scales)), like=[(p,) for p in params],
                                name="muon", lr=learning_rate, weight_decay=weight_decay)
     pairs = []
     for p, b, (new_b, _), (new_p,) in zip(params, buffers, looked, steps):
@@ -532,7 +532,7 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
         """The accumulator of ``axis`` broadcast along the other axes."""
         return acc.dimshuffle(["x"] * axis + [0] + ["x"] * (ndim - axis - 1)) if ndim > 1 else acc
 
-    def step(param, grad, m, *accs, lr, momentum, epsilon):
+    def formula(param, grad, m, *accs, lr, momentum, epsilon):
         nu = grad**2 + functools.reduce(pt.minimum, accs)
         u = pt.switch(nu > 0, grad / pt.sqrt(nu + epsilon), 0)
         m = momentum * m + (1 - momentum) * u
@@ -540,7 +540,7 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
 
     rows = [(p, g, m, *(along(a, k, p.ndim) for k, a in enumerate(accs)))
             for p, g, m, accs in zip(params, grads, ms, accumulators)]
-    values = elementwise_values(step, rows, like=[(p, p, p) for p in params], name="sm3",
+    values = elementwise_values(formula, rows, like=[(p, p, p) for p in params], name="sm3",
                                 lr=learning_rate, momentum=momentum, epsilon=epsilon)
     pairs = []
     for p, m, accs, (nu, new_m, new_p) in zip(params, ms, accumulators, values):

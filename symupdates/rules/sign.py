@@ -33,10 +33,10 @@ def sign_sgd(loss_or_grads, params, learning_rate):
     Compressed Optimisation for Non-Convex Problems, ICML, arXiv:1802.04434.
     """
 
-    def step(param, grad, lr):
+    def formula(param, grad, lr):
         return param - lr * pt.sign(grad)
 
-    return elementwise_rule(step, loss_or_grads, params, "sign_sgd", lr=learning_rate)
+    return elementwise_rule(formula, loss_or_grads, params, "sign_sgd", lr=learning_rate)
 
 
 @update_rule(anchors={"optax.signum": {}})
@@ -63,11 +63,11 @@ def signum(loss_or_grads, params, learning_rate, beta=0.9):
     ICML, arXiv:1802.04434.
     """
 
-    def step(param, grad, m, lr, beta):
+    def formula(param, grad, m, lr, beta):
         m = beta * m + (1 - beta) * grad
         return m, param - lr * pt.sign(m)
 
-    return elementwise_rule(step, loss_or_grads, params, "signum", slots=["m"], lr=learning_rate, beta=beta)
+    return elementwise_rule(formula, loss_or_grads, params, "signum", slots=["m"], lr=learning_rate, beta=beta)
 
 
 @update_rule(
@@ -111,14 +111,14 @@ def lion(loss_or_grads, params, learning_rate=1e-4, beta1=0.9, beta2=0.99, weigh
     Algorithms, NeurIPS, arXiv:2302.06675.
     """
 
-    def step(param, grad, m, lr, beta1, beta2, weight_decay=None):
+    def formula(param, grad, m, lr, beta1, beta2, weight_decay=None):
         update = pt.sign(beta1 * m + (1 - beta1) * grad)
         if weight_decay is not None:
             update = update + weight_decay * param
         return beta2 * m + (1 - beta2) * grad, param - lr * update
 
     return elementwise_rule(
-        step, loss_or_grads, params, "lion", slots=["m"], lr=learning_rate, beta1=beta1, beta2=beta2,
+        formula, loss_or_grads, params, "lion", slots=["m"], lr=learning_rate, beta1=beta1, beta2=beta2,
         **optional_hyperparameters(weight_decay=weight_decay),
     )
 
@@ -177,7 +177,7 @@ def rprop(
     if all(isinstance(v, numbers.Real) for v in (step_size_min, step_size_max)) and step_size_min > step_size_max:
         raise ValueError("rprop: step_size_min (%r) must not exceed step_size_max (%r)" % (step_size_min, step_size_max))
 
-    def step(param, grad, prev_grad, step_size, lr, etaminus, etaplus, step_size_min, step_size_max, t):
+    def formula(param, grad, prev_grad, step_size, lr, etaminus, etaplus, step_size_min, step_size_max, t):
         if maximize:
             grad = -grad
         same = grad * prev_grad
@@ -188,7 +188,7 @@ def rprop(
         return grad, step_size, param - pt.sign(grad) * step_size
 
     return elementwise_rule(
-        step, loss_or_grads, params, "rprop", slots=["prev_grad", "step_size"], counter=True,
+        formula, loss_or_grads, params, "rprop", slots=["prev_grad", "step_size"], counter=True,
         lr=learning_rate, etaminus=etaminus, etaplus=etaplus, step_size_min=step_size_min,
         step_size_max=step_size_max,
     )
