@@ -9,6 +9,8 @@ work), on the C backend (``Mode(linker="cvm", optimizer="fast_run")``;
 one call of ``unroll(..., method="unrolled")``; one of ``method="scan"``.
 Each is measured in rounds (every variant in turn per round); the median
 round is reported, with the ratio to the separate calls of the same run.
+Every (mode, case, rule) runs in a process of its own under a memory limit
+(``--mem-limit-gb``); one that runs out of memory or time prints ``n/a``.
 
     python benchmarks/unroll.py [--steps 10] [--rounds 5] [--cases 500x100 1x10M] [--modes c c-nogc default]
                                [--rules adam clip+adam]
@@ -16,6 +18,7 @@ round is reported, with the ratio to the separate calls of the same run.
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -87,29 +90,62 @@ def main(argv=None):
     parser.add_argument("--modes", nargs="+", default=["c", "default"])
     parser.add_argument("--methods", nargs="+", default=["calls", "unrolled", "scan"])
     parser.add_argument("--rules", nargs="+", default=["adam"], choices=list(RULES))
+    parser.add_argument("--mem-limit-gb", type=float, default=8.0,
+                        help="memory allowed to each (mode, case, rule) measurement, run in a process of its own")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed to each measurement process")
+    parser.add_argument("--one", nargs=3, metavar=("MODE", "CASE", "RULE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     k = args.steps
+    if args.one:
+        measure(args, *args.one)
+        return
     print("%s, %d steps; steps per second (median of %d rounds), ratio to %d separate calls"
           % (DTYPE, k, args.rounds, k))
-    for mode_name, mode in modes(args.modes).items():
+    sys.stdout.flush()
+    for mode in args.modes:
         for case, rule_name in [(c, r) for c in args.cases for r in args.rules]:
-            runs = {}
-            for method in args.methods:
-                runs[method] = build(case, k, method, mode, rule_name)
-            times = {m: [] for m in runs}
-            for _ in range(args.rounds):
-                for method, (run, _) in runs.items():
-                    start = time.perf_counter()
-                    run()
-                    times[method].append(time.perf_counter() - start)
-            base = np.median(times["calls"]) if "calls" in times else None
-            for method in runs:
-                seconds = float(np.median(times[method]))
-                label = "%d separate calls" % k if method == "calls" else "unroll(k=%d, %s)" % (k, method)
-                ratio = "" if base is None else "  x%.2f" % (base / seconds)
-                print("%-14s %-8s %-10s %-26s %10.1f steps/s  (compile %.1f s)%s"
-                      % (mode_name, case, rule_name, label, k / seconds, runs[method][1], ratio))
+            # A process per measurement, under a memory limit: PyTensor's Numba
+            # linker compiles a many-tensor graph as one function and can take
+            # all the memory there is (500 x 100: 17 GB and counting).
+            command = [sys.executable, os.path.abspath(__file__), "--one", mode, case, rule_name, "--steps", str(k),
+                       "--rounds", str(args.rounds), "--methods", *args.methods]
+            limit = int(args.mem_limit_gb * 2**30)
+
+            def limit_memory():
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+            try:
+                done = subprocess.run(command, preexec_fn=limit_memory, timeout=args.timeout)
+                failed = done.returncode != 0 and "exited with %d (out of memory under --mem-limit-gb %g?)" % (
+                    done.returncode, args.mem_limit_gb)
+            except subprocess.TimeoutExpired:
+                failed = "did not finish within %g s" % args.timeout
+            if failed:
+                print("%-14s %-8s %-10s n/a: %s" % (mode, case, rule_name, failed))
             sys.stdout.flush()
+
+
+def measure(args, mode_key, case, rule_name):
+    """One (mode, case, rule) measurement: every method, in rounds."""
+    k = args.steps
+    (mode_name, mode), = modes([mode_key]).items()
+    runs = {method: build(case, k, method, mode, rule_name) for method in args.methods}
+    times = {m: [] for m in runs}
+    for _ in range(args.rounds):
+        for method, (run, _) in runs.items():
+            start = time.perf_counter()
+            run()
+            times[method].append(time.perf_counter() - start)
+    base = np.median(times["calls"]) if "calls" in times else None
+    for method in runs:
+        seconds = float(np.median(times[method]))
+        label = "%d separate calls" % k if method == "calls" else "unroll(k=%d, %s)" % (k, method)
+        ratio = "" if base is None else "  x%.2f" % (base / seconds)
+        print("%-14s %-8s %-10s %-26s %10.1f steps/s  (compile %.1f s)%s"
+              % (mode_name, case, rule_name, label, k / seconds, runs[method][1], ratio))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
