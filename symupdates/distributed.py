@@ -468,11 +468,11 @@ def _split_chain(rule):
     """``(transforms, rest)`` of a :func:`symupdates.chain`: the transforms must see every gradient."""
     from .wrappers import _kind, chain
 
-    steps = getattr(rule, "steps", None)
-    if not steps:
+    parts = getattr(rule, "parts", None)
+    if not parts:
         return [], rule
-    at = [_kind(s) for s in steps].index("rule")
-    return list(steps[:at]), chain(*steps[at:])
+    at = [_kind(p) for p in parts].index("rule")
+    return list(parts[:at]), chain(*parts[at:])
 
 
 def _sharded_updates(rule, grads, params, comm):

@@ -34,7 +34,6 @@ from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.traversal import ancestors, toposort
 from pytensor.scalar.basic import Second
 from pytensor.tensor.elemwise import Elemwise
-from pytensor.tensor.shape import Shape, Shape_i
 from pytensor.raise_op import Assert
 
 from .core import as_type_of, check_params
@@ -101,61 +100,44 @@ def _check_sequences(sequences, steps, loss):
 
 
 def _fills_read_shapes_only(values):
-    """``values`` with every ``fill(s, v)`` replaced by ``v`` broadcast to ``s.shape``.
+    """``values`` with every ``fill(s, v)`` of a static shape replaced by ``v`` (broadcast).
 
     The gradient of a sum starts from ``fill(loss, 1)``, and its terms from
-    ``fill(term, g)``: they read the forward pass for its shape alone.  As
-    an ``alloc`` of ``v`` to that shape (the same values) they read only a
-    shape, which :func:`_substitute` does not copy: the forward pass drops
-    out of each unrolled step instead of being copied ``steps`` times for
-    PyTensor's rewriter to remove (quadratic in the graph's size: minutes
-    for 500 tensors and 10 steps).
+    ``fill(term, g)``: they read the forward pass for its shape alone.  Where
+    that shape is static, ``v`` broadcast to it is the same value, and the
+    forward pass (the loss and every node only it needs) drops out of each
+    unrolled step instead of being copied ``steps`` times for PyTensor's
+    rewriter to remove (quadratic in the graph's size).  A shape known only
+    at run time may change from step to step (rows a sparse gradient
+    touches), so such a fill stays.
     """
     fgraph = FunctionGraph(outputs=list(values), clone=True, copy_inputs=False)
     for node in fgraph.toposort():
         if isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Second):
-            (shaped, value), out = node.inputs, node.outputs[0]
-            if value.type.dtype != out.type.dtype:
-                continue
-            if value.type.shape == out.type.shape and None not in out.type.shape:
-                new = value
-            else:
-                shape = [n if n is not None else shaped.shape[k] for k, n in enumerate(out.type.shape)]
-                new = pt.alloc(value, *shape)
-            fgraph.replace(out, as_type_of(new, out), import_missing=True)
+            value, out = node.inputs[1], node.outputs[0]
+            if value.type.dtype == out.type.dtype and None not in out.type.shape:
+                new = value if value.type.shape == out.type.shape else pt.alloc(value, *out.type.shape)
+                fgraph.replace(out, new, import_missing=True)
     return list(fgraph.outputs)
 
 
-#: Ops that read only the shape of their input.
-SHAPE_OPS = (Shape, Shape_i)
-
-
-def _substitute(outputs, replace, shared):
+def _substitute(outputs, replace, made):
     """``outputs`` with ``replace`` applied, as new nodes only where a value changes.
 
     Unlike ``clone_replace``, a node that does not depend on a replaced
     variable (a constant gradient, hyperparameter arithmetic) is kept, not
-    copied once per step for PyTensor's merge rewrite to find again.  Nor
-    is a shape read (:data:`SHAPE_OPS`): a step keeps the shapes of the
-    parameters and the state, and every slice of a sequence has one shape,
-    so each read is made once, on the first step's values.  ``shared``
-    ({} before the first step) holds those reads, and the nodes already
-    made from them, for the steps after.
+    copied once per step for PyTensor's merge rewrite to find again, and a
+    node already rebuilt from the same inputs by an earlier step is reused
+    (``made``, {} before the first step).
     """
-    shapes, made = shared.setdefault("shapes", {}), shared.setdefault("made", {})
     memo = dict(replace)
     for node in toposort(outputs):
-        if isinstance(node.op, SHAPE_OPS) and node in shapes:
-            memo.update(zip(node.outputs, shapes[node]))
-            continue
         inputs = [memo.get(x, x) for x in node.inputs]
         if any(new is not old for new, old in zip(inputs, node.inputs)):
             key = (node, tuple(map(id, inputs)))
             if key not in made:  # the inputs are kept alive with the outputs: their ids stay theirs
                 made[key] = (inputs, node.clone_with_new_inputs(inputs, strict=False).outputs)
             memo.update(zip(node.outputs, made[key][1]))
-        if isinstance(node.op, SHAPE_OPS):
-            shapes[node] = [memo.get(o, o) for o in node.outputs]
     return [memo.get(o, o) for o in outputs]
 
 
@@ -224,12 +206,12 @@ def unroll(rule, loss, params, steps, sequences=None, method="auto"):
     step_values = _fills_read_shapes_only([as_type_of(v, s) for s, v in updates.items()])
     inputs = [var for var, _ in sequences]
 
-    shared = {}
+    made = {}
 
     def one_step(slices, current):
         replace = dict(zip(inputs, slices))
         replace.update((s, c) for s, c in zip(carried, current) if s is not c)
-        return [as_type_of(v, s) for v, s in zip(_substitute(step_values, replace, shared), carried)]
+        return [as_type_of(v, s) for v, s in zip(_substitute(step_values, replace, made), carried)]
 
     if method == "unrolled":
         current = list(carried)
