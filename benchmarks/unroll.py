@@ -102,6 +102,13 @@ def main(argv=None):
     print("%s, %d steps; steps per second (median of %d rounds), ratio to %d separate calls"
           % (DTYPE, k, args.rounds, k))
     sys.stdout.flush()
+    limit = int(args.mem_limit_gb * 2**30)
+
+    def limit_memory():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     for mode in args.modes:
         for case, rule_name in [(c, r) for c in args.cases for r in args.rules]:
             # A process per measurement, under a memory limit: PyTensor's Numba
@@ -109,13 +116,6 @@ def main(argv=None):
             # all the memory there is (500 x 100: 17 GB and counting).
             command = [sys.executable, os.path.abspath(__file__), "--one", mode, case, rule_name, "--steps", str(k),
                        "--rounds", str(args.rounds), "--methods", *args.methods]
-            limit = int(args.mem_limit_gb * 2**30)
-
-            def limit_memory():
-                import resource
-
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
             try:
                 done = subprocess.run(command, preexec_fn=limit_memory, timeout=args.timeout)
                 failed = done.returncode != 0 and "exited with %d (out of memory under --mem-limit-gb %g?)" % (

@@ -121,23 +121,18 @@ def _fills_read_shapes_only(values):
     return list(fgraph.outputs)
 
 
-def _substitute(outputs, replace, made):
+def _substitute(outputs, replace):
     """``outputs`` with ``replace`` applied, as new nodes only where a value changes.
 
     Unlike ``clone_replace``, a node that does not depend on a replaced
     variable (a constant gradient, hyperparameter arithmetic) is kept, not
-    copied once per step for PyTensor's merge rewrite to find again, and a
-    node already rebuilt from the same inputs by an earlier step is reused
-    (``made``, {} before the first step).
+    copied once per step for PyTensor's merge rewrite to find again.
     """
     memo = dict(replace)
     for node in toposort(outputs):
         inputs = [memo.get(x, x) for x in node.inputs]
         if any(new is not old for new, old in zip(inputs, node.inputs)):
-            key = (node, tuple(map(id, inputs)))
-            if key not in made:  # the inputs are kept alive with the outputs: their ids stay theirs
-                made[key] = (inputs, node.clone_with_new_inputs(inputs, strict=False).outputs)
-            memo.update(zip(node.outputs, made[key][1]))
+            memo.update(zip(node.outputs, node.clone_with_new_inputs(inputs, strict=False).outputs))
     return [memo.get(o, o) for o in outputs]
 
 
@@ -206,12 +201,10 @@ def unroll(rule, loss, params, steps, sequences=None, method="auto"):
     step_values = _fills_read_shapes_only([as_type_of(v, s) for s, v in updates.items()])
     inputs = [var for var, _ in sequences]
 
-    made = {}
-
     def one_step(slices, current):
         replace = dict(zip(inputs, slices))
         replace.update((s, c) for s, c in zip(carried, current) if s is not c)
-        return [as_type_of(v, s) for v, s in zip(_substitute(step_values, replace, made), carried)]
+        return [as_type_of(v, s) for v, s in zip(_substitute(step_values, replace), carried)]
 
     if method == "unrolled":
         current = list(carried)

@@ -80,11 +80,12 @@ def torch_trajectory(make_optimizer, problem):
     return trajectory
 
 
-def numpy_trajectory(step, problem, init_state):
+def numpy_trajectory(step, problem, init_state, return_state=False):
     """The trajectory of a NumPy transcription.
 
     ``step(params, grads, state, t)`` (``t`` 1-based) returns the new
-    ``(params, state)``; ``init_state(params)`` the initial state.
+    ``(params, state)``; ``init_state(params)`` the initial state.  With
+    ``return_state=True`` also returns the state after the last step.
     """
     params = [v.copy() for v in problem["init"]]
     state = init_state(params)
@@ -93,7 +94,7 @@ def numpy_trajectory(step, problem, init_state):
         grads = numpy_grads(problem, params, t)
         params, state = step(params, grads, state, t + 1)
         trajectory.append([np.array(p, dtype=problem["dtype"]) for p in params])
-    return trajectory
+    return (trajectory, state) if return_state else trajectory
 
 
 def save_trajectory(path, trajectory):

@@ -21,7 +21,7 @@ import symupdates
 from symupdates import unroll
 
 import transcriptions
-from harness import make_problem, numpy_grads, run_rule
+from harness import make_problem, numpy_trajectory, run_rule
 
 PLAIN = Mode(linker="py", optimizer=None)
 SHAPES = [(), (5,), (3, 4)]
@@ -324,17 +324,6 @@ def test_sequence_key_must_be_an_input_of_the_loss():
 # hypergradient descent: Baydin et al. (2018), transcribed
 
 
-def transcribed_with_learning_rate(reference, problem):
-    """A hypergradient transcription's trajectory, and its learning rate after the last step."""
-    step, init_state = reference
-    params = [v.copy() for v in problem["init"]]
-    state, trajectory = init_state(params), []
-    for t in range(problem["steps"]):
-        params, state = step(params, numpy_grads(problem, params, t), state, t + 1)
-        trajectory.append([p.copy() for p in params])
-    return trajectory, state[0]
-
-
 @pytest.mark.parametrize("name,transcription,hyper", [
     ("sgd_hd", transcriptions.baydin_sgd_hd, {"learning_rate": 0.05, "hypergradient_lr": 0.01}),
     ("adam_hd", transcriptions.baydin_adam_hd, {"learning_rate": 0.01, "hypergradient_lr": 1e-3}),
@@ -342,8 +331,8 @@ def transcribed_with_learning_rate(reference, problem):
 def test_hypergradient_descent_matches_the_paper(name, transcription, hyper):
     prob = make_problem(steps=20)
     trajectory, updates, _ = run_rule(getattr(symupdates, name), prob, return_updates=True, **hyper)
-    expected, alpha = transcribed_with_learning_rate(
-        transcription(hyper["learning_rate"], hyper["hypergradient_lr"]), prob)
+    step, init_state = transcription(hyper["learning_rate"], hyper["hypergradient_lr"])
+    expected, (alpha, *_) = numpy_trajectory(step, prob, init_state, return_state=True)
     for got, ref in zip(trajectory, expected):
         for g, r in zip(got, ref):
             np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)

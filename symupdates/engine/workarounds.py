@@ -287,10 +287,11 @@ def one_output_per_node(dependencies, var_owner):
         nodes, row = set(), []
         for var in deps:
             node = var_owner[var]
-            if node is None or node not in nodes:
-                if node is not None:
-                    nodes.add(node)
-                row.append(var)
+            if node is not None:
+                if node in nodes:
+                    continue
+                nodes.add(node)
+            row.append(var)
         kept.append(row)
     return kept
 
