@@ -9,7 +9,7 @@ optimizer state) to its update expression, for
 
 from .constraints import norm_constraint, total_norm_constraint
 from .core import Range, get_or_compute_grads, is_state
-from .engine import elementwise_rule
+from .engine import across_tensors, elementwise, elementwise_rule, per_tensor
 from .registry import RULES, update_rule
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules
@@ -32,6 +32,9 @@ __all__ = [
     "RULES",
     "update_rule",
     "elementwise_rule",
+    "elementwise",
+    "per_tensor",
+    "across_tensors",
     "Range",
     "get_or_compute_grads",
     "is_state",

@@ -42,6 +42,7 @@ import ctypes
 import glob
 import os
 import sys
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -84,6 +85,9 @@ class RankDisagreementError(ValueError):
 
 _ABORT_HOOKED = []
 
+#: How long a failing rank waits, after printing its traceback, before it aborts the job.
+ABORT_GRACE_SECONDS = 0.5
+
 
 def _abort_job_on_uncaught_exception(comm):
     """After an uncaught exception's traceback, ``MPI_Abort`` the job (once per process)."""
@@ -97,6 +101,10 @@ def _abort_job_on_uncaught_exception(comm):
             return  # all ranks raise it: they leave MPI together
         sys.stderr.flush()
         sys.stdout.flush()
+        # MPICH's process manager forwards output asynchronously and stops
+        # forwarding when the job aborts: without a pause the traceback just
+        # printed was lost in part or whole (seen under load, mpich 5.0).
+        time.sleep(ABORT_GRACE_SECONDS)
         _mpi().COMM_WORLD.Abort(1)
 
     sys.excepthook = hook
@@ -466,12 +474,13 @@ def shard_owners(params, size):
 
 def _split_chain(rule):
     """``(transforms, rest)`` of a :func:`symupdates.chain`: the transforms must see every gradient."""
-    from .wrappers import _kind, chain
+    from .registry import kind_of
+    from .wrappers import chain
 
     parts = getattr(rule, "parts", None)
     if not parts:
         return [], rule
-    at = [_kind(p) for p in parts].index("rule")
+    at = [kind_of(p) for p in parts].index("rule")
     return list(parts[:at]), chain(*parts[at:])
 
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from .core import check_ranges
 from .schedules import with_schedules
 
-__all__ = ["RULES", "update_rule", "gradient_transform", "update_wrapper"]
+__all__ = ["RULES", "update_rule", "gradient_transform", "update_wrapper", "kind_of"]
 
 
 def hyperparameters_only(who, signature, first, second, args, kwargs):
@@ -53,6 +53,11 @@ def _partially_applicable(kind, first, second=None):
         return wrapper
 
     return decorate
+
+
+def kind_of(part):
+    """What a part of :func:`symupdates.chain` is: ``"transform"``, ``"wrapper"`` or ``"rule"`` (anything else)."""
+    return getattr(part, "kind", None) or getattr(getattr(part, "func", None), "kind", None) or "rule"
 
 
 def gradient_transform(fn):

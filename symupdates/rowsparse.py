@@ -295,7 +295,8 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
     ``lazy``.
     """
     from .core import check_hyperparameters, check_params, get_or_compute_grads, make_updates, new_state, param_label, step_counter
-    from .engine.apply import ARGUMENT_NAMES, elementwise_rule, elementwise_updates, elementwise_values
+    from .engine.apply import elementwise_rule, elementwise_updates, elementwise_values
+    from .engine.stages import ARGUMENT_NAMES
     from .rules.options import check_switch
 
     if not check_switch("lazy", lazy):
@@ -307,7 +308,12 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
         return elementwise_rule(formula, grads, params, rule, slots=slots, counter=counter, **hyper)
     check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
     slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
+    names = [name for name, _ in slots]
     states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
+
+    def positional(param, grad, *state, **rule_values):  # the engine binds a formula's arguments by name
+        return formula(param=param, grad=grad, **dict(zip(names, state)), **rule_values)
+
     if counter:
         count, hyper["t"] = step_counter(rule)
     dense = [i for i, t in enumerate(touched) if t is None]
@@ -315,7 +321,7 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
     new = OrderedDict()
     if dense:
         new.update(elementwise_updates(
-            formula,
+            positional,
             rows=[(params[i], grads[i], *states[i]) for i in dense],
             targets=[(*states[i], params[i]) for i in dense],
             hyper=hyper,
@@ -323,7 +329,7 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
         ))
     gathered = [[var[touched[i].rows] for var in (*states[i], params[i])] for i in lazy]
     new_rows = elementwise_values(
-        formula,
+        positional,
         rows=[(old[-1], touched[i].values, *old[:-1]) for i, old in zip(lazy, gathered)],
         like=gathered,
         name=rule,

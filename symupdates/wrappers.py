@@ -40,7 +40,7 @@ from .core import (
 )
 from .schedules import with_schedules
 from .rowsparse import all_finite, gated_update
-from .registry import update_wrapper
+from .registry import kind_of, update_wrapper
 from .transforms import global_norm
 
 __all__ = [
@@ -66,10 +66,6 @@ AVERAGE_OF = "symupdates_average_of"
 # composition
 
 
-def _kind(part):
-    return getattr(part, "kind", None) or getattr(getattr(part, "func", None), "kind", None) or "rule"
-
-
 def chain(*parts):
     """Compose gradient transforms, one rule and update wrappers into one rule.
 
@@ -85,7 +81,7 @@ def chain(*parts):
     ``adam(learning_rate=lr)``.  In the spirit of optax.chain and Blocks'
     CompositeRule.
     """
-    kinds = [_kind(s) for s in parts]
+    kinds = [kind_of(s) for s in parts]
     if kinds.count("rule") != 1:
         raise ValueError("chain needs exactly one update rule among its parts, got %d" % kinds.count("rule"))
     at = kinds.index("rule")

@@ -4,8 +4,10 @@ Layout, in the order data flows:
 
 * :mod:`.trace`: a rule's element-wise ``step`` formula traced into a scalar
   ``Composite`` plus the loop-invariant scalars it reads;
-* :mod:`.apply`: the front doors rules are built with
-  (:func:`elementwise_rule` and friends), which create state and apply the
+* :mod:`.stages`: the stages a rule is a list of (element-wise formulas,
+  per-tensor and across-tensor graphs) and the named values between them;
+* :mod:`.apply`: :func:`elementwise_rule`, the one way rules are built,
+  which creates the state, runs the stages and applies each traced
   composite to all parameters;
 * :mod:`.op`: :class:`MultiElemwise`, one graph node for a group of tensors,
   and its Python reference implementation;
@@ -17,17 +19,19 @@ Layout, in the order data flows:
 """
 
 from . import inplace
-from .apply import apply_composite, elementwise_rule, elementwise_updates, elementwise_values
+from .apply import apply_composite, elementwise_rule
 from .backends import register_backends
 from .compose import fuse_updates
 from .backends.numba import register_split_rows
 from .op import MultiElemwise, multi_elemwise, row_layout
+from .stages import across_tensors, elementwise, per_tensor
 from .trace import NotElementwiseError, trace_elementwise
 
 __all__ = [
     "elementwise_rule",
-    "elementwise_updates",
-    "elementwise_values",
+    "elementwise",
+    "per_tensor",
+    "across_tensors",
     "apply_composite",
     "fuse_updates",
     "trace_elementwise",

@@ -1,27 +1,27 @@
-"""The engine's front doors: a traced formula applied to every parameter.
+"""How a rule is built: state, stages, and traced formulas applied to every parameter.
 
-:func:`elementwise_rule` is how a rule is built: it creates the state,
-traces the rule's ``formula`` (:mod:`symupdates.engine.trace`) and
-applies it to all parameters with O(1) :class:`~symupdates.engine.op.MultiElemwise`
+:func:`elementwise_rule` is the one way rules are built: it creates the
+state, runs the rule's stages (:mod:`symupdates.engine.stages`), tracing
+each element-wise formula once (:mod:`symupdates.engine.trace`) and
+applying it to all parameters with O(1) :class:`~symupdates.engine.op.MultiElemwise`
 nodes per group of tensors (:func:`apply_composite`).
+:func:`elementwise_updates` and :func:`elementwise_values` apply a formula
+to rows given directly: the wrappers of updates (``apply_momentum``) and
+the lazy row-sparse updates use them.
 """
 
 from collections import OrderedDict
 
-import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.elemwise import Elemwise
 
 from ..core import as_hyperparameter, as_type_of, check_hyperparameters, check_params, get_or_compute_grads, new_global_state, new_state, step_counter
 from .gradient import differentiable
 from .op import multi_elemwise, row_layout
+from .stages import ARGUMENT_NAMES, Values, entries_of, check_bindings, elementwise, run_stages
 from .trace import trace_elementwise
 
-__all__ = ["elementwise_rule", "elementwise_updates", "elementwise_values", "apply_composite", "parameter_updates"]
-
-#: Formulas abbreviate some arguments; errors name the rule's argument.
-ARGUMENT_NAMES = {"lr": "learning_rate"}
-
+__all__ = ["elementwise_rule", "apply_composite"]
 
 def apply_composite(composite, rows, invariants, targets=None):
     """Apply ``composite`` element-wise to every row, with O(1) graph nodes.
@@ -129,67 +129,101 @@ def elementwise_updates(formula, rows, targets, hyper=None, name="formula"):
     )
 
 
-def elementwise_rule(formula, loss_or_grads, params, rule, slots=(), counter=False, scalar_slots=(), scalar_formula=None,
+def elementwise_rule(formula, loss_or_grads, params, rule, slots=(), counter=False, scalar_slots=(), lazy=False,
                      **hyper):
-    """Updates of a rule whose state is element-wise: the front door of rules.
+    """The updates of a rule: the one way rules are built.
 
-    Creates, for each parameter, one state variable per slot (named
-    ``<param>.<rule>.<slot>``; a slot is a name, or a ``(name, initial
-    value)`` pair whose value may be a function of the parameter's value),
-    and with ``counter=True`` one integer step counter whose next value is
-    passed to ``formula`` as ``t`` (1 on the first step).
-    ``formula(param, grad, *slots, **hyper)`` returns the new slots followed by
-    the new parameter.
+    ``formula`` is the rule's element-wise formula, ``formula(param, grad,
+    <slots>, <hyperparameters>)`` returning the new slots then the new
+    parameter, or a list of stages (:mod:`symupdates.engine.stages`:
+    :class:`elementwise`, :class:`per_tensor`, :class:`across_tensors`)
+    that leave the new values under the slots' names and ``param``.  Their
+    arguments are looked up by name among the tensor's values (``param``,
+    ``grad``, ``index``, the slots, what earlier stages returned) and the
+    rule's (the hyperparameters, ``t``, the scalar slots).
 
-    ``scalar_slots`` (``(name, initial value)`` pairs) are state of the
-    whole rule, one scalar ``<rule>.<name>`` for all parameters, in the
-    widest parameter dtype: ``scalar_formula(*scalar_slots, **hyper)`` (``t``
-    cast to that dtype) returns their new values, computed once per step
-    outside the element-wise kernel and passed to ``formula`` by name.
+    ``slots``: the state of each parameter, named ``<param>.<rule>.<slot>``.
+    A slot is a name, a ``(name, initial value)`` pair whose value may be a
+    function of the parameter's value, or a ``(name, initial value, shape)``
+    triple for a slot not shaped like its parameter: ``shape(dims)`` is
+    called with the parameter's value shape and with its static shape
+    (``None`` for unknown lengths) and returns the slot's; a list of shapes
+    gives a tuple of state variables ``<slot>0``, ``<slot>1``, ...
 
-    The result maps slots then parameter, parameter by parameter, then the
-    counter, then the scalar slots.
+    ``counter=True`` adds an integer step counter ``<rule>.t``; its next value
+    is the rule's value ``t`` (1 on the first step).  A ``(counter, next
+    value)`` pair from :func:`symupdates.core.step_counter` shares one
+    counter between several calls (the caller registers its update).
+
+    ``scalar_slots`` (``(name, initial value)`` pairs) are state of the whole
+    rule, one scalar ``<rule>.<name>`` in the widest parameter dtype, which
+    an :class:`across_tensors` stage updates.
+
+    ``lazy=True`` updates only the rows a row-sparse gradient touches
+    (:func:`symupdates.rowsparse.lazy_elementwise_rule`; one formula only).
+
+    The result maps the slots then the parameter, parameter by parameter,
+    then the counter, then the scalar slots.  Hyperparameters are checked
+    and all arguments bound before any state is created.
     """
+    if lazy is not False:
+        if not callable(formula):
+            raise TypeError("%s: lazy updates take one element-wise formula, not stages" % rule)
+        from ..rowsparse import lazy_elementwise_rule
+
+        return lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=lazy, slots=slots, counter=counter,
+                                     **hyper)
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
     check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
-    slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
-    states = [[new_state(p, rule, name, init(p.get_value(borrow=True)) if callable(init) else init)
-               for name, init in slots] for p in params]
-    if counter:
-        count, hyper["t"] = step_counter(rule)
-    scalar_updates = scalar_state_updates(rule, params, scalar_slots, scalar_formula, hyper)
-    updates = parameter_updates(formula, params, grads, states, hyper, rule)
-    if counter:
-        updates[count] = hyper["t"]
-    updates.update(scalar_updates)
-    return updates
+    slots = [slot_spec(s) for s in slots]
+    names = [name for name, _, _ in slots]
+    stages = [elementwise(formula, returns=(*names, "param"))] if callable(formula) else list(formula)
+    own_counter = counter is True
+    rule_values = dict(hyper)
+    if counter is not False:
+        count, rule_values["t"] = step_counter(rule) if own_counter else counter
+    scalars = [(name, init) for name, init in scalar_slots]
+    rule_values.update((name, None) for name, _ in scalars)  # placeholders: bound before state exists
+    tensors = [OrderedDict([("param", p), ("grad", g), ("index", i)] + [(name, None) for name in names])
+               for i, (p, g) in enumerate(zip(params, grads))]
+    values = Values(rule, params, tensors, rule_values)
+    check_bindings(stages, values)
+
+    states = [OrderedDict([(name, new_slot(p, rule, spec)) for name, spec in zip(names, slots)] + [("param", p)])
+              for p in params]
+    for tensor, state in zip(tensors, states):
+        tensor.update(state)
+    scalar_vars = [new_global_state(rule, name, init, values.wide_dtype) for name, init in scalars]
+    rule_values.update((name, var) for (name, _), var in zip(scalars, scalar_vars))
+    run_stages(stages, values, states)
+
+    pairs = []
+    for tensor, state in zip(tensors, states):
+        for name, var in state.items():
+            pairs += zip(entries_of(var), entries_of(tensor[name]))
+    if own_counter:
+        pairs.append((count, rule_values["t"]))
+    pairs += [(var, rule_values[name]) for (name, _), var in zip(scalars, scalar_vars)]
+    return OrderedDict((var, as_type_of(value, var)) for var, value in pairs if value is not var)
 
 
-def scalar_state_updates(rule, params, scalar_slots, scalar_formula, hyper):
-    """The scalar slots of :func:`elementwise_rule`: creates them, puts their
-    new values into ``hyper`` and returns ``[(slot, new value)]``."""
-    if not scalar_slots:
-        return []
-    # The widest parameter dtype: no float64 arithmetic in a float32 graph.
-    dtype = np.result_type(*[p.dtype for p in params]).name
-    slots = [new_global_state(rule, name, init, dtype) for name, init in scalar_slots]
-    values = scalar_formula(*slots, **cast_hyperparameters(hyper, dtype))
-    values = values if isinstance(values, (list, tuple)) else [values]
-    updates = []
-    for (name, _), slot, value in zip(scalar_slots, slots, values):
-        hyper[name] = value
-        updates.append((slot, as_type_of(value, slot)))
-    return updates
+def slot_spec(slot):
+    """``(name, initial value, shape function or None)`` of a slot as :func:`elementwise_rule` takes it."""
+    slot = (slot,) if isinstance(slot, str) else tuple(slot)
+    return slot + (0.0, None)[len(slot) - 1:]
 
 
-def parameter_updates(formula, params, grads, states, hyper, rule):
-    """:func:`elementwise_updates` of ``formula(param, grad, *state)`` for every
-    parameter, its outputs replacing the state then the parameter."""
-    return elementwise_updates(
-        formula,
-        rows=[(p, g, *s) for p, g, s in zip(params, grads, states)],
-        targets=[(*s, p) for p, s in zip(params, states)],
-        hyper=hyper,
-        name=rule,
-    )
+def new_slot(param, rule, spec):
+    """The state variable (or tuple of them) of one slot of ``param``."""
+    name, init, shape = spec
+    value = param.get_value(borrow=True)
+    if callable(init):
+        init = init(value)
+    if shape is None:
+        return new_state(param, rule, name, init)
+    shapes, static = shape(tuple(value.shape)), shape(tuple(param.type.shape))
+    if isinstance(shapes, list):
+        return tuple(new_state(param, rule, "%s%d" % (name, k), init, shape=s, static_shape=z)
+                     for k, (s, z) in enumerate(zip(shapes, static)))
+    return new_state(param, rule, name, init, shape=shapes, static_shape=static)

@@ -78,8 +78,8 @@ class MultiElemwiseInplace(GraphRewriter):
 
         In a compiled function's graph (``updated`` known), an output may
         overwrite the input of its own row that it is the update of,
-        whichever front door built the node (``elementwise_values`` rows
-        included).  Otherwise (the steps of an unrolled loop) an output
+        whichever stage built the node (one whose row holds an earlier
+        stage's value included).  Otherwise (the steps of an unrolled loop) an output
         overwrites its op's candidate where that is an intermediate result,
         or an updated input of the function that this node alone reads; it
         never overwrites an input read elsewhere or not updated, so the

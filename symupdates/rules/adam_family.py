@@ -27,8 +27,7 @@ import pytensor.tensor as pt
 
 from ..core import Range, as_hyperparameter, as_type_of, check_ranges, is_state, state_slot
 from ..registry import update_rule
-from ..engine import elementwise_rule
-from ..rowsparse import lazy_elementwise_rule
+from ..engine import across_tensors, elementwise, elementwise_rule
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
 __all__ = [
@@ -107,7 +106,7 @@ def _adam_updates(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsi
         v = beta2 * v + (1 - beta2) * grad**2
         return m, v, param - _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v)
 
-    return lazy_elementwise_rule(
+    return elementwise_rule(
         formula, loss_or_grads, params, rule, lazy=lazy, slots=["m", "v"], counter=True,
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         **optional_hyperparameters(epsilon_root=epsilon_root), weight_decay=weight_decay,
@@ -391,17 +390,17 @@ def amsgrad(
     tracked = check_choice("maximum_of", maximum_of, ("raw", "corrected"))
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
 
-    def formula(param, grad, m, v, v_max, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
+    def formula(param, grad, m, v, v_hat, lr, beta1, beta2, epsilon, weight_decay, t, epsilon_root=None):
         param, grad = prepare(param, grad, lr, weight_decay)
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
         if tracked == "corrected":
-            v_max = pt.maximum(v_max, v / (1 - beta2**t))
-            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v_hat=v_max)
+            v_hat = pt.maximum(v_hat, v / (1 - beta2**t))
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v_hat=v_hat)
         else:
-            v_max = pt.maximum(v_max, v)
-            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v_max)
-        return m, v, v_max, param - direction
+            v_hat = pt.maximum(v_hat, v)
+            direction = _adam_step(lr, m, t, beta1, beta2, epsilon, epsilon_root, placement, v=v_hat)
+        return m, v, v_hat, param - direction
 
     return elementwise_rule(
         formula, loss_or_grads, params, "amsgrad", slots=["m", "v", "v_hat"], counter=True,
@@ -623,7 +622,7 @@ def nadam(
     """
     prepare = _torch_preamble(weight_decay, decoupled_weight_decay, maximize)
 
-    def advance_product(mu_product, beta1, schedule_decay, t, **_):
+    def advance_product(mu_product, beta1, schedule_decay, t):
         return mu_product * _nadam_momentum(beta1, schedule_decay, t)
 
     def formula(param, grad, m, v, lr, beta1, beta2, epsilon, schedule_decay, weight_decay, mu_product, t):
@@ -636,8 +635,8 @@ def nadam(
         return m, v, param - lr * m_bar / (pt.sqrt(v / (1 - beta2**t)) + epsilon)
 
     return elementwise_rule(
-        formula, loss_or_grads, params, "nadam", slots=["m", "v"], counter=True,
-        scalar_slots=[("mu_product", 1.0)], scalar_formula=advance_product,
+        [across_tensors(advance_product, returns="mu_product"), elementwise(formula, returns=("m", "v", "param"))],
+        loss_or_grads, params, "nadam", slots=["m", "v"], counter=True, scalar_slots=[("mu_product", 1.0)],
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
         schedule_decay=schedule_decay, weight_decay=weight_decay,
     )
@@ -956,7 +955,7 @@ def schedule_free_adamw(
     def scheduled(lr, t):
         return lr if warmup_steps is None else lr * pt.minimum(t / warmup_steps, 1)
 
-    def advance_weights(max_lr, weight_sum, lr, weight_lr_power, t, **_):
+    def advance_weights(max_lr, weight_sum, lr, weight_lr_power, t):
         max_lr = pt.maximum(max_lr, scheduled(lr, t))
         return max_lr, weight_sum + max_lr**weight_lr_power
 
@@ -969,8 +968,10 @@ def schedule_free_adamw(
         return z_next, v, beta1 * x + (1 - beta1) * z_next
 
     return elementwise_rule(
-        formula, loss_or_grads, params, "schedule_free_adamw", slots=[("z", np.copy), "v"], counter=True,
-        scalar_slots=[("max_lr", 0.0), ("weight_sum", 0.0)], scalar_formula=advance_weights,
+        [across_tensors(advance_weights, returns=("max_lr", "weight_sum")),
+         elementwise(formula, returns=("z", "v", "param"))],
+        loss_or_grads, params, "schedule_free_adamw", slots=[("z", np.copy), "v"], counter=True,
+        scalar_slots=[("max_lr", 0.0), ("weight_sum", 0.0)],
         lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay,
         weight_lr_power=weight_lr_power,
     )
@@ -1073,11 +1074,11 @@ def amsbound(
     ``amsbound.t``.  Reference: Luo et al. (2019), ICLR.
     """
 
-    def formula(param, grad, m, v, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t):
+    def formula(param, grad, m, v, v_hat, lr, beta1, beta2, final_lr, gamma, epsilon, t):
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * grad**2
-        v_max = pt.maximum(v_max, v)
-        return m, v, v_max, param - _bounded_step(m, v_max, lr, beta1, beta2, final_lr, gamma, epsilon, t)
+        v_hat = pt.maximum(v_hat, v)
+        return m, v, v_hat, param - _bounded_step(m, v_hat, lr, beta1, beta2, final_lr, gamma, epsilon, t)
 
     return elementwise_rule(
         formula, loss_or_grads, params, "amsbound", slots=["m", "v", "v_hat"], counter=True,

@@ -18,18 +18,14 @@ import pytensor.tensor as pt
 
 from ..core import (
     Range,
-    as_hyperparameter,
     check_hyperparameters,
     check_params,
     get_or_compute_grads,
-    make_updates,
-    new_state,
     step_counter,
     step_number_as,
 )
 from ..registry import update_rule
-from ..engine import elementwise_rule
-from ..rowsparse import lazy_elementwise_rule
+from ..engine import elementwise, elementwise_rule, per_tensor
 from .options import check_choice, check_switch, coupled_gradient, initial_value, is_off, optional_hyperparameters
 
 __all__ = ["adagrad", "adagrad_window", "rmsprop", "adadelta", "rmsprop_graves", "smorms3"]
@@ -133,7 +129,7 @@ def adagrad(
         accu = accu + grad**2
         return accu, param - lr * grad / root(accu, epsilon, epsilon_placement)
 
-    return lazy_elementwise_rule(
+    return elementwise_rule(
         formula, loss_or_grads, params, "adagrad", lazy=lazy, slots=[("accu", initial)],
         counter=not is_off(learning_rate_decay), lr=learning_rate, epsilon=epsilon,
         **optional_hyperparameters(weight_decay=weight_decay, learning_rate_decay=learning_rate_decay),
@@ -256,28 +252,29 @@ def rmsprop(
         root_var = root(var, epsilon, epsilon_placement)
         return root_var if min_denominator is None else pt.maximum(root_var, min_denominator)
 
-    def formula(param, grad, accu, *slots, lr, rho, epsilon, momentum=None, weight_decay=None, min_denominator=None):
+    def formula(param, grad, accu, lr, rho, epsilon, grad_avg=None, velocity=None, momentum=None, weight_decay=None,
+                min_denominator=None):
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         accu = rho * accu + (1 - rho) * grad**2
         new_slots = [accu]
         var = accu
         if centered:
-            grad_avg = rho * slots[0] + (1 - rho) * grad
+            grad_avg = rho * grad_avg + (1 - rho) * grad
             new_slots.append(grad_avg)
             var = accu - grad_avg**2
         if momentum is None:
             return (*new_slots, param - lr * grad / denominator(var, epsilon, min_denominator))
         scaled = grad / denominator(var, epsilon, min_denominator)
         if learning_rate_in_velocity:
-            velocity = momentum * slots[-1] + lr * scaled
+            velocity = momentum * velocity + lr * scaled
             change = lr * scaled + momentum * velocity if nesterov else velocity
         else:
-            velocity = momentum * slots[-1] + scaled
+            velocity = momentum * velocity + scaled
             change = lr * (scaled + momentum * velocity if nesterov else velocity)
         return (*new_slots, velocity, param - change)
 
     slots = [("accu", initial)] + ["grad_avg"] * centered + ["velocity"] * with_momentum
-    return lazy_elementwise_rule(
+    return elementwise_rule(
         formula, loss_or_grads, params, "rmsprop", lazy=lazy, slots=slots, lr=learning_rate, rho=rho, epsilon=epsilon,
         **optional_hyperparameters(momentum=momentum, weight_decay=weight_decay), **bound,
     )
@@ -365,20 +362,26 @@ def adagrad_window(loss_or_grads, params, learning_rate=0.001, epsilon=0.1, n_wi
     ``adagrad_window.i`` shared by all parameters (PyMC kept one float
     position per parameter).
     """
+    # The position is state of the rule's own, created once the arguments are known to be good.
     params = check_params(params)
     grads = get_or_compute_grads(loss_or_grads, params)
-    lrs = [as_hyperparameter(learning_rate, p.dtype, "learning_rate") for p in params]
-    epsilons = [as_hyperparameter(epsilon, p.dtype, "epsilon") for p in params]
+    check_hyperparameters(params, learning_rate=learning_rate, epsilon=epsilon)
     position, _ = step_counter("adagrad_window", name="i")
-    pairs = []
-    for param, grad, lr, eps in zip(params, grads, lrs, epsilons):
-        shape = param.get_value(borrow=True).shape + (n_win,)
-        window = new_state(param, "adagrad_window", "window", shape=shape, static_shape=param.type.shape + (n_win,))
-        window_new = pt.set_subtensor(window[..., position], grad**2)
-        pairs.append((window, window_new))
-        pairs.append((param, param - lr * grad / pt.sqrt(window_new.sum(axis=-1) + eps)))
-    pairs.append((position, (position + 1) % n_win))
-    return make_updates(pairs)
+
+    def remember(window, grad):
+        window = pt.set_subtensor(window[..., position], grad**2)
+        return window, window.sum(axis=-1)
+
+    def formula(param, grad, squares, lr, epsilon):
+        return param - lr * grad / pt.sqrt(squares + epsilon)
+
+    updates = elementwise_rule(
+        [per_tensor(remember, returns=("window", "squares")), elementwise(formula, returns="param")],
+        grads, params, "adagrad_window", slots=[("window", 0.0, lambda dims: dims + (n_win,))],
+        lr=learning_rate, epsilon=epsilon,
+    )
+    updates[position] = (position + 1) % n_win
+    return updates
 
 
 @update_rule(anchors={"chainer.optimizers.RMSpropGraves": {}})

@@ -24,8 +24,8 @@ import pytensor.tensor as pt
 from ..core import Range, as_hyperparameter, check_ranges, new_state, step_number_as, updates_and_params
 from ..registry import update_rule, update_wrapper
 from ..schedules import with_schedules
-from ..engine import elementwise_rule, elementwise_updates
-from ..rowsparse import lazy_elementwise_rule
+from ..engine import elementwise_rule
+from ..engine.apply import elementwise_updates
 from .options import check_switch, coupled_gradient, is_off, optional_hyperparameters
 
 __all__ = [
@@ -98,7 +98,7 @@ def sgd(loss_or_grads, params, learning_rate=1e-3, *, weight_decay=0.0, maximize
         grad = coupled_gradient(param, grad, weight_decay, maximize)
         return param - lr * grad
 
-    return lazy_elementwise_rule(
+    return elementwise_rule(
         formula, loss_or_grads, params, "sgd", lazy=lazy, lr=learning_rate, **optional_hyperparameters(weight_decay=weight_decay)
     )
 
@@ -220,7 +220,7 @@ def _momentum_rule(
         direction = grad + momentum * velocity if nesterov else velocity
         return velocity, param - lr * direction
 
-    return lazy_elementwise_rule(
+    return elementwise_rule(
         formula, loss_or_grads, params, rule, lazy=lazy, slots=["velocity"], counter=needs_counter,
         lr=learning_rate, momentum=momentum,
         **optional_hyperparameters(weight_decay=weight_decay, dampening=dampening),

@@ -15,17 +15,8 @@ symbolic: the learning rate in use is ``learning_rate + change``.
 
 import pytensor.tensor as pt
 
-from ..core import (
-    as_hyperparameter,
-    check_hyperparameters,
-    check_params,
-    get_or_compute_grads,
-    new_global_state,
-    new_state,
-    step_counter,
-)
 from ..registry import update_rule
-from ..engine.apply import parameter_updates
+from ..engine import across_tensors, elementwise, elementwise_rule
 
 __all__ = ["sgd_hd", "adam_hd"]
 
@@ -34,27 +25,26 @@ def _hypergradient_updates(rule, formula, loss_or_grads, params, learning_rate, 
                            counter=False, **hyper):
     """Updates of a hypergradient rule.
 
-    ``formula(param, grad, *slots, direction, lr, **hyper)`` returns the new
+    ``formula(param, grad, <slots>, direction, lr, ...)`` returns the new
     slots, the new ``direction`` (``d u_t / d alpha``, the update's
-    derivative with respect to the learning rate) and the new parameter.
+    derivative with respect to the learning rate) and the new parameter;
+    ``lr`` is the learning rate after this step's hypergradient descent.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    check_hyperparameters(params, learning_rate=learning_rate, hypergradient_lr=hypergradient_lr, **hyper)
-    dtype = params[0].dtype
-    states = [[new_state(p, rule, name) for name in (*slots, "direction")] for p in params]
-    change = new_global_state(rule, "learning_rate_change", 0.0, dtype=dtype)
-    # h_t = g_t . d(u_{t-1})/d(alpha): zero on the first step (direction starts at 0).
-    hypergradient = pt.add(*[pt.cast((g * s[-1]).sum(), dtype) for g, s in zip(grads, states)])
-    new_change = change - as_hyperparameter(hypergradient_lr, dtype, "hypergradient_lr") * hypergradient
-    hyper["lr"] = as_hyperparameter(learning_rate, dtype, "learning_rate") + new_change
-    if counter:
-        count, hyper["t"] = step_counter(rule)
-    updates = parameter_updates(formula, params, grads, states, hyper, rule)
-    updates[change] = new_change
-    if counter:
-        updates[count] = hyper["t"]
-    return updates
+
+    def descend(grad, direction, learning_rate_change, learning_rate, hypergradient_lr):
+        # h_t = g_t . d(u_{t-1})/d(alpha): zero on the first step (direction starts at 0).
+        dtype = learning_rate_change.dtype
+        hypergradient = pt.add(*[pt.cast((g * d).sum(), dtype) for g, d in zip(grad, direction)])
+        change = learning_rate_change - hypergradient_lr * hypergradient
+        return change, learning_rate + change
+
+    return elementwise_rule(
+        [across_tensors(descend, returns=("learning_rate_change", "lr")),
+         elementwise(formula, returns=(*slots, "direction", "param"))],
+        loss_or_grads, params, rule, slots=(*slots, "direction"), counter=counter,
+        scalar_slots=[("learning_rate_change", 0.0)], learning_rate=learning_rate,
+        hypergradient_lr=hypergradient_lr, **hyper,
+    )
 
 
 @update_rule  # no reference implementation anchored: tested against a transcription of the paper

@@ -3,9 +3,9 @@
 Each of these rules scales the step of a whole tensor (a "layer") by a number
 computed from the tensor: a trust ratio ``||param|| / ||update||`` or a
 running norm of the gradient.  Those numbers are ordinary reductions,
-computed outside the element-wise formula and passed into it as 0-d entries
-of the tensor's row (:func:`symupdates.engine.elementwise_updates`), so each
-rule is still one fused kernel per tensor plus its norms.  The formulas and
+computed by a :class:`~symupdates.engine.per_tensor` stage between the
+rule's element-wise stages, which read them as 0-d entries of the tensor's
+row, so each rule is still fused kernels over all tensors plus its norms.  The formulas and
 defaults are optax's (``optax.lamb``, ``optax.lars``, ``optax.novograd``,
 ``optax.fromage``), including its conventions at zero norms and its weight
 decay masks.
@@ -15,19 +15,9 @@ decay masks.
 import numpy as np
 import pytensor.tensor as pt
 
-from ..core import (
-    as_hyperparameter,
-    check_hyperparameters,
-    check_params,
-    get_or_compute_grads,
-    l2_norm,
-    make_updates,
-    new_state,
-    parameter_mask,
-    step_counter,
-)
+from ..core import as_hyperparameter, check_params, l2_norm, parameter_mask
 from ..registry import update_rule
-from ..engine import elementwise_updates, elementwise_values
+from ..engine import elementwise, elementwise_rule, per_tensor
 from .options import check_switch, is_off
 
 __all__ = ["lamb", "lars", "novograd", "fromage"]
@@ -37,9 +27,9 @@ __all__ = ["lamb", "lars", "novograd", "fromage"]
 # helpers of the layer-wise rules
 
 
-def masked_hyperparameter(value, on, param, name):
-    """``value`` as a 0-d of ``param``'s dtype where ``on``, else 0: a per-tensor row entry."""
-    return as_hyperparameter(value if on else 0.0, param.dtype, name=name)
+def zero_like(value):
+    """A 0-d zero of ``value``'s dtype: a hyperparameter a mask turns off for one tensor."""
+    return np.asarray(0, dtype=value.dtype)
 
 
 def trust_ratio(param, update, min_norm=0.0, trust_coefficient=1.0, epsilon=0.0):
@@ -113,15 +103,10 @@ def lamb(
     Reference: You et al. (2020), Large Batch Optimization for Deep Learning:
     Training BERT in 76 minutes, ICLR, arXiv:1904.00962.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    decays = parameter_mask(params, weight_decay_mask, "weight_decay_mask")
-    check_hyperparameters(params, learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                          epsilon_root=epsilon_root, weight_decay=weight_decay)
-    decays = [masked_hyperparameter(weight_decay, on, p, "weight_decay") for on, p in zip(decays, params)]
-    ms = [new_state(p, "lamb", "m") for p in params]
-    vs = [new_state(p, "lamb", "v") for p in params]
-    count, t = step_counter("lamb")
+    decays = parameter_mask(check_params(params), weight_decay_mask, "weight_decay_mask")
+
+    def decay(index, weight_decay):
+        return weight_decay if decays[index] else zero_like(weight_decay)
 
     def direction(param, grad, m, v, decay, beta1, beta2, epsilon, epsilon_root, t):
         m = beta1 * m + (1 - beta1) * grad
@@ -129,22 +114,18 @@ def lamb(
         m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
         return m, v, m_hat / (pt.sqrt(v_hat + epsilon_root) + epsilon) + decay * param
 
+    def ratio(param, u):
+        return trust_ratio(param, u)
+
     def formula(param, u, ratio, lr):
         return param - lr * ratio * u
 
-    moments = elementwise_values(
-        direction, [(p, g, m, v, d) for p, g, m, v, d in zip(params, grads, ms, vs, decays)],
-        like=[(p, p, p) for p in params], name="lamb",
-        beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root, t=t,
+    return elementwise_rule(
+        [per_tensor(decay, returns="decay"), elementwise(direction, returns=("m", "v", "u")),
+         per_tensor(ratio, returns="ratio"), elementwise(formula, returns="param")],
+        loss_or_grads, params, "lamb", slots=["m", "v"], counter=True, lr=learning_rate, beta1=beta1, beta2=beta2,
+        epsilon=epsilon, epsilon_root=epsilon_root, weight_decay=weight_decay,
     )
-    steps = elementwise_values(
-        formula, [(p, u, trust_ratio(p, u)) for p, (_, _, u) in zip(params, moments)],
-        like=[(p,) for p in params], name="lamb", lr=learning_rate,
-    )
-    pairs = []
-    for p, m, v, (new_m, new_v, _), (new_p,) in zip(params, ms, vs, moments, steps):
-        pairs += [(m, new_m), (v, new_v), (p, new_p)]
-    return make_updates(pairs + [(count, t)])
 
 
 @update_rule(anchors={"optax.lars": {}})
@@ -198,18 +179,20 @@ def lars(
     velocity).  Reference: You, Gitman and Ginsburg (2017), Large Batch
     Training of Convolutional Networks, arXiv:1708.03888.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
     nesterov = check_switch("nesterov", nesterov)
-    decays = parameter_mask(params, weight_decay_mask, "weight_decay_mask")
+    decays = parameter_mask(check_params(params), weight_decay_mask, "weight_decay_mask")
     trusted = parameter_mask(params, trust_ratio_mask, "trust_ratio_mask")
-    check_hyperparameters(params, learning_rate=learning_rate, momentum=momentum, weight_decay=weight_decay,
-                          trust_coefficient=trust_coefficient, epsilon=epsilon)
-    decays = [masked_hyperparameter(weight_decay, on, p, "weight_decay") for on, p in zip(decays, params)]
-    velocities = [new_state(p, "lars", "velocity") for p in params]
+
+    def decay(index, weight_decay):
+        return weight_decay if decays[index] else zero_like(weight_decay)
 
     def decayed_gradient(param, grad, decay):
         return grad + decay * param
+
+    def ratio(index, param, u, trust_coefficient, epsilon):
+        if not trusted[index]:
+            return np.asarray(1, dtype=param.dtype)
+        return trust_ratio(param, u, trust_coefficient=trust_coefficient, epsilon=epsilon)
 
     def formula(param, u, velocity, ratio, lr, momentum):
         velocity = momentum * velocity - lr * ratio * u
@@ -217,19 +200,11 @@ def lars(
             return velocity, param + momentum * velocity - lr * ratio * u
         return velocity, param + velocity
 
-    directions = elementwise_values(
-        decayed_gradient, list(zip(params, grads, decays)), like=[(p,) for p in params], name="lars"
-    )
-    ratios = [
-        trust_ratio(p, u, trust_coefficient=trust_coefficient, epsilon=epsilon) if on else np.asarray(1, dtype=p.dtype)
-        for p, (u,), on in zip(params, directions, trusted)
-    ]
-    return elementwise_updates(
-        formula,
-        rows=[(p, u, v, r) for p, (u,), v, r in zip(params, directions, velocities, ratios)],
-        targets=[(v, p) for p, v in zip(params, velocities)],
-        hyper={"lr": learning_rate, "momentum": momentum},
-        name="lars",
+    return elementwise_rule(
+        [per_tensor(decay, returns="decay"), elementwise(decayed_gradient, returns="u"),
+         per_tensor(ratio, returns="ratio"), elementwise(formula, returns=("velocity", "param"))],
+        loss_or_grads, params, "lars", slots=["velocity"], lr=learning_rate, momentum=momentum,
+        weight_decay=weight_decay, trust_coefficient=trust_coefficient, epsilon=epsilon,
     )
 
 
@@ -278,32 +253,21 @@ def novograd(
     al. (2019), Stochastic Gradient Methods with Layer-wise Adaptive Moments
     for Training of Deep Networks, arXiv:1905.11286.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    check_hyperparameters(params, learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
-                          epsilon_root=epsilon_root, weight_decay=weight_decay)
-    ms = [new_state(p, "novograd", "m") for p in params]
-    nus = [new_state(p, "novograd", "nu", shape=()) for p in params]
-    count, t = step_counter("novograd")
 
-    def running_norm(nu, grad):
-        b2 = as_hyperparameter(beta2, nu.dtype, "beta2")
+    def running_norm(grad, nu, beta2, t):
         squared = pt.sum(pt.sqr(grad))
-        return pt.switch(pt.eq(t, 1), squared, b2 * nu + (1 - b2) * squared)
+        return pt.switch(pt.eq(t, 1), squared, beta2 * nu + (1 - beta2) * squared)
 
     def formula(param, grad, m, nu, lr, beta1, epsilon, epsilon_root, weight_decay):
         m = beta1 * m + grad / (pt.sqrt(nu + epsilon_root) + epsilon) + weight_decay * param
         return m, param - lr * m
 
-    new_nus = [running_norm(nu, g) for nu, g in zip(nus, grads)]
-    steps = elementwise_values(
-        formula, list(zip(params, grads, ms, new_nus)), like=[(p, p) for p in params], name="novograd",
-        lr=learning_rate, beta1=beta1, epsilon=epsilon, epsilon_root=epsilon_root, weight_decay=weight_decay,
+    return elementwise_rule(
+        [per_tensor(running_norm, returns="nu"), elementwise(formula, returns=("m", "param"))],
+        loss_or_grads, params, "novograd", slots=["m", ("nu", 0.0, lambda dims: ())], counter=True,
+        lr=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon, epsilon_root=epsilon_root,
+        weight_decay=weight_decay,
     )
-    pairs = []
-    for p, m, nu, new_nu, (new_m, new_p) in zip(params, ms, nus, new_nus, steps):
-        pairs += [(m, new_m), (nu, new_nu), (p, new_p)]
-    return make_updates(pairs + [(count, t)])
 
 
 @update_rule(anchors={"optax.fromage": {}})
@@ -331,17 +295,14 @@ def fromage(loss_or_grads, params, learning_rate=0.01, min_norm=1e-6):
     numbers.  Reference: Bernstein et al. (2020), On the distance between two
     neural networks and the stability of learning, NeurIPS, arXiv:2002.03432.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    check_hyperparameters(params, learning_rate=learning_rate, min_norm=min_norm)
+
+    def ratio(param, grad, min_norm):
+        return trust_ratio(param, grad, min_norm=min_norm)
 
     def formula(param, grad, ratio, lr):
         return (param - lr * ratio * grad) / pt.sqrt(1 + lr**2)
 
-    return elementwise_updates(
-        formula,
-        rows=[(p, g, trust_ratio(p, g, min_norm=min_norm)) for p, g in zip(params, grads)],
-        targets=[(p,) for p in params],
-        hyper={"lr": learning_rate},
-        name="fromage",
+    return elementwise_rule(
+        [per_tensor(ratio, returns="ratio"), elementwise(formula, returns="param")],
+        loss_or_grads, params, "fromage", lr=learning_rate, min_norm=min_norm,
     )

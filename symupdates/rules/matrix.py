@@ -21,12 +21,10 @@ from ..core import (
     check_params,
     get_or_compute_grads,
     l2_norm,
-    make_updates,
-    new_state,
     param_label,
     step_counter,
 )
-from ..engine import elementwise_values
+from ..engine import elementwise, elementwise_rule, per_tensor
 from ..registry import update_rule
 from .options import check_choice, check_switch
 
@@ -189,84 +187,83 @@ def adafactor(
     relative_step = check_switch("relative_step", relative_step)
     epsilon1_added = check_switch("epsilon1_added", epsilon1_added)
     multiply_by_parameter_scale = check_switch("multiply_by_parameter_scale", multiply_by_parameter_scale)
+    optional = {k: v for k, v in (("epsilon1", epsilon1), ("clipping_threshold", clipping_threshold)) if v is not None}
+    hyper = dict(lr=learning_rate, beta2_decay=beta2_decay, epsilon2=epsilon2, weight_decay=weight_decay, **optional)
+    # checked here, before the first group's state: the groups below are built one after the other
     check_hyperparameters(params, learning_rate=learning_rate, beta2_decay=beta2_decay, epsilon2=epsilon2,
-                          weight_decay=weight_decay)
-    if epsilon1 is not None:
-        check_hyperparameters(params, epsilon1=epsilon1)
-    if clipping_threshold is not None:
-        check_hyperparameters(params, clipping_threshold=clipping_threshold)
+                          weight_decay=weight_decay, **optional)
 
-    axes = [factored_axes(static_shape(p), min_dim_size_to_factor) for p in params]
-    state = []
-    for p, ax in zip(params, axes):
-        if ax is None:
-            state.append((new_state(p, "adafactor", "v"),))
-        else:
-            row, col = (squeezed_shape(static_shape(p), a) for a in (ax[1], ax[0]))
-            state.append((new_state(p, "adafactor", "row", shape=row, static_shape=row),
-                          new_state(p, "adafactor", "col", shape=col, static_shape=col)))
-    count, t = step_counter("adafactor")
+    def floor(param, epsilon1=None):
+        return as_hyperparameter(np.finfo(param.dtype).eps if epsilon1 is None else epsilon1, param.dtype, "epsilon1")
 
-    def scalar(value, p, name):
-        return as_hyperparameter(value, p.dtype, name)
+    def squared(grad, floor):
+        return grad**2 + floor if epsilon1_added else grad**2
 
-    def floor(p):
-        return scalar(np.finfo(p.dtype).eps if epsilon1 is None else epsilon1, p, "epsilon1")
-
-    def squared(grad, epsilon1):
-        return grad**2 + epsilon1 if epsilon1_added else grad**2
-
-    def decay(p):
-        return 1 - scalar(t, p, "t") ** scalar(beta2_decay, p, "beta2_decay")
-
-    def unfactored(grad, v, epsilon1, beta2_decay, t):
+    def unfactored(grad, v, floor, beta2_decay, t):
         beta2 = 1 - t**beta2_decay
-        v = beta2 * v + (1 - beta2) * squared(grad, epsilon1)
-        return v, grad / pt.sqrt(v if epsilon1_added else pt.maximum(v, epsilon1**2))
+        v = beta2 * v + (1 - beta2) * squared(grad, floor)
+        return v, grad / pt.sqrt(v if epsilon1_added else pt.maximum(v, floor**2))
 
-    def factored(grad, row, col, row_mean, epsilon1):
-        v = row * col / (row_mean if epsilon1_added else pt.maximum(row_mean, epsilon1))
-        return grad / pt.sqrt(v if epsilon1_added else pt.maximum(v, epsilon1**2))
+    def factored(grad, row, col, row_mean, floor):
+        v = row * col / (row_mean if epsilon1_added else pt.maximum(row_mean, floor))
+        return grad / pt.sqrt(v if epsilon1_added else pt.maximum(v, floor**2))
+
+    def step_size(param, u, lr, t, epsilon2, clipping_threshold=None):
+        """alpha, divided by the clipping denominator: one number per tensor."""
+        rho = pt.minimum(lr, 1 / pt.sqrt(t)) if relative_step else lr
+        scale = pt.maximum(epsilon2, rms(param, static_shape(param)))
+        alpha = rho * scale if multiply_by_parameter_scale else rho
+        if clipping_threshold is None:
+            return alpha
+        return alpha / pt.maximum(1, rms(u, static_shape(param)) / clipping_threshold)
 
     def formula(param, u, alpha, lr, weight_decay):
         return param * (1 - lr * weight_decay) - alpha * u
 
-    def new_factors(p, g, axes, row, col):
-        """Reductions over rows and columns: ordinary graphs, outside the kernels."""
-        (row_axis, col_axis), beta2, sq, shape = axes, decay(p), squared(g, floor(p)), static_shape(p)
-        row = beta2 * row + (1 - beta2) * mean_along(sq, col_axis, shape)
-        col = beta2 * col + (1 - beta2) * mean_along(sq, row_axis, shape)
-        return row, col, mean_along(row, row_axis, shape)
+    def factored_stages(row_axis, col_axis):
+        def new_factors(param, grad, row, col, floor, beta2_decay, t):
+            """Reductions over rows and columns: ordinary graphs, outside the kernels."""
+            beta2, sq, shape = 1 - t**beta2_decay, squared(grad, floor), static_shape(param)
+            row = beta2 * row + (1 - beta2) * mean_along(sq, col_axis, shape)
+            col = beta2 * col + (1 - beta2) * mean_along(sq, row_axis, shape)
+            return row, col, mean_along(row, row_axis, shape)
 
-    def step_size(p, u):
-        """alpha, divided by the clipping denominator: one number per tensor."""
-        lr = scalar(learning_rate, p, "learning_rate")
-        rho = pt.minimum(lr, 1 / pt.sqrt(scalar(t, p, "t"))) if relative_step else lr
-        scale = pt.maximum(scalar(epsilon2, p, "epsilon2"), rms(p, static_shape(p)))
-        alpha = rho * scale if multiply_by_parameter_scale else rho
-        if clipping_threshold is None:
-            return alpha
-        return alpha / pt.maximum(1, rms(u, static_shape(p)) / scalar(clipping_threshold, p, "clipping_threshold"))
+        return [per_tensor(new_factors, returns=("row", "col", "row_mean")), elementwise(factored, returns="u")]
 
-    vectors = [i for i, ax in enumerate(axes) if ax is None]
-    factors = {i: new_factors(params[i], grads[i], ax, *state[i]) for i, ax in enumerate(axes) if ax is not None}
-    new_state_values, directions = [None] * len(params), [None] * len(params)
-    for i, (new_v, u) in zip(vectors, elementwise_values(
-            unfactored, [(grads[i], state[i][0], floor(params[i])) for i in vectors],
-            like=[(params[i],) * 2 for i in vectors], name="adafactor", beta2_decay=beta2_decay, t=t)):
-        new_state_values[i], directions[i] = (new_v,), u
-    for i, (u,) in zip(factors, elementwise_values(
-            factored, [(grads[i], *factors[i], floor(params[i])) for i in factors],
-            like=[(params[i],) for i in factors], name="adafactor")):
-        new_state_values[i], directions[i] = factors[i][:2], u
-    alphas = [step_size(p, u) for p, u in zip(params, directions)]
-    steps = elementwise_values(formula, list(zip(params, directions, alphas)), like=[(p,) for p in params],
-                               name="adafactor", lr=learning_rate, weight_decay=weight_decay)
+    # Tensors factored over the same axes (or not factored) share their slots and stages.
+    groups = OrderedDict()
+    for i, p in enumerate(params):
+        groups.setdefault(factored_axes(static_shape(p), min_dim_size_to_factor), []).append(i)
+    count, t = step_counter("adafactor")
+    parts = []
+    for axes, indices in groups.items():
+        if axes is None:
+            slots, stages = ["v"], [elementwise(unfactored, returns=("v", "u"))]
+        else:
+            slots = [("row", 0.0, functools.partial(squeezed_shape, axis=axes[1])),
+                     ("col", 0.0, functools.partial(squeezed_shape, axis=axes[0]))]
+            stages = factored_stages(*axes)
+        parts.append(elementwise_rule(
+            [per_tensor(floor, returns="floor"), *stages, per_tensor(step_size, returns="alpha"),
+             elementwise(formula, returns="param")],
+            [grads[i] for i in indices], [params[i] for i in indices], "adafactor", slots=slots, counter=(count, t),
+            **hyper,
+        ))
+    updates = in_parameter_order(params, parts)
+    updates[count] = t
+    return updates
 
-    pairs = []
-    for p, slots, values, (new_p,) in zip(params, state, new_state_values, steps):
-        pairs += list(zip(slots, values)) + [(p, new_p)]
-    return make_updates(pairs + [(count, t)])
+
+def in_parameter_order(params, parts):
+    """The updates of several groups of ``params``, each parameter's state then parameter, in ``params``' order."""
+    chunks, is_param = {}, set(params)
+    for updates in parts:
+        chunk = []
+        for var, value in updates.items():
+            chunk.append((var, value))
+            if var in is_param:
+                chunks[var], chunk = chunk, []
+    return OrderedDict(pair for p in params for pair in chunks[p])
 
 
 # ---------------------------------------------------------------------------
@@ -433,43 +430,32 @@ def muon(
 
 def _muon_matrices(params, grads, learning_rate, momentum, nesterov, weight_decay, ns_coefficients, ns_steps,
                    epsilon, adjust, fan_out_axis, bias_correction, epsilon_added):
-    buffers = [new_state(p, "muon", "B") for p in params]
-    hyper = {"momentum": momentum}
-    if bias_correction:
-        count, hyper["t"] = step_counter("muon")
 
-    def look_ahead(grad, buffer, momentum, t=None):
-        buffer = momentum * buffer + (1 - momentum) * grad
-        current = ahead = buffer
+    def look_ahead(grad, B, momentum, t=None):
+        B = momentum * B + (1 - momentum) * grad
+        current = ahead = B
         if bias_correction:  # optax: Adam's corrections; the look-ahead's is one step further
-            current, ahead = buffer / (1 - momentum**t), buffer / (1 - momentum ** (t + 1))
+            current, ahead = B / (1 - momentum**t), B / (1 - momentum ** (t + 1))
             grad = grad / (1 - momentum**t)
         if nesterov:
-            return buffer, (1 - momentum) * grad + momentum * ahead
-        return buffer, current
+            return B, (1 - momentum) * grad + momentum * ahead
+        return B, current
+
+    def orthogonalise(param, direction, epsilon):
+        shape = static_shape(param)
+        coefficients = [as_hyperparameter(c, param.dtype, "ns_coefficients") for c in ns_coefficients]
+        orthogonal = newton_schulz(pt.specify_shape(direction, shape), coefficients, ns_steps, epsilon, epsilon_added)
+        return orthogonal, as_hyperparameter(adjust(shape[fan_out_axis], shape[1 - fan_out_axis]), param.dtype, "scale")
 
     def formula(param, orthogonal, scale, lr, weight_decay):
         return param * (1 - lr * weight_decay) - lr * scale * orthogonal
 
-    looked = elementwise_values(look_ahead, list(zip(grads, buffers)), like=[(p, p) for p in params],
-                                name="muon", **hyper)
-    orthogonals, scales = [], []
-    for p, (_, direction) in zip(params, looked):
-        dtype = p.dtype
-        coefficients = [as_hyperparameter(c, dtype, "ns_coefficients") for c in ns_coefficients]
-        shape = static_shape(p)
-        direction = pt.specify_shape(direction, shape)
-        orthogonals.append(newton_schulz(direction, coefficients, ns_steps, as_hyperparameter(epsilon, dtype),
-                                         epsilon_added))
-        scales.append(as_hyperparameter(adjust(shape[fan_out_axis], shape[1 - fan_out_axis]), dtype, "scale"))
-    steps = elementwise_values(formula, list(zip(params, orthogonals, scales)), like=[(p,) for p in params],
-                               name="muon", lr=learning_rate, weight_decay=weight_decay)
-    pairs = []
-    for p, b, (new_b, _), (new_p,) in zip(params, buffers, looked, steps):
-        pairs += [(b, new_b), (p, new_p)]
-    if bias_correction:
-        pairs.append((count, hyper["t"]))
-    return make_updates(pairs)
+    return elementwise_rule(
+        [elementwise(look_ahead, returns=("B", "direction")),
+         per_tensor(orthogonalise, returns=("orthogonal", "scale")), elementwise(formula, returns="param")],
+        grads, params, "muon", slots=["B"], counter=bias_correction, lr=learning_rate, momentum=momentum,
+        weight_decay=weight_decay, epsilon=epsilon,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -515,37 +501,33 @@ def sm3(loss_or_grads, params, learning_rate=0.1, momentum=0.9, epsilon=1e-8):
     Singer (2019), Memory-Efficient Adaptive Optimization, NeurIPS,
     arXiv:1901.11150.
     """
-    params = check_params(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    check_hyperparameters(params, learning_rate=learning_rate, momentum=momentum, epsilon=epsilon)
-    accumulators = [
-        [new_state(p, "sm3", "acc", shape=())] if p.ndim == 0 else
+
+    def accumulator_shapes(dims):
         # the accumulators know the lengths the parameter's type knows: a kernel
         # output of the parameter's type may then overwrite the parameter
-        [new_state(p, "sm3", "acc%d" % k, shape=(n,), static_shape=(p.type.shape[k],))
-         for k, n in enumerate(static_shape(p))]
-        for p in params
-    ]
-    ms = [new_state(p, "sm3", "m") for p in params]
+        return [(n,) for n in dims] if dims else ()
 
-    def along(acc, axis, ndim):
-        """The accumulator of ``axis`` broadcast along the other axes."""
-        return acc.dimshuffle(["x"] * axis + [0] + ["x"] * (ndim - axis - 1)) if ndim > 1 else acc
+    def broadcast(param, acc):
+        """Each axis's accumulator broadcast along the other axes."""
+        if param.ndim <= 1:
+            return (acc[0] if param.ndim else acc,)
+        return tuple(a.dimshuffle(["x"] * k + [0] + ["x"] * (param.ndim - k - 1)) for k, a in enumerate(acc))
 
-    def formula(param, grad, m, *accs, lr, momentum, epsilon):
+    def formula(param, grad, m, accs, lr, momentum, epsilon):
         nu = grad**2 + functools.reduce(pt.minimum, accs)
         u = pt.switch(nu > 0, grad / pt.sqrt(nu + epsilon), 0)
         m = momentum * m + (1 - momentum) * u
         return nu, m, param - lr * m
 
-    rows = [(p, g, m, *(along(a, k, p.ndim) for k, a in enumerate(accs)))
-            for p, g, m, accs in zip(params, grads, ms, accumulators)]
-    values = elementwise_values(formula, rows, like=[(p, p, p) for p in params], name="sm3",
-                                lr=learning_rate, momentum=momentum, epsilon=epsilon)
-    pairs = []
-    for p, m, accs, (nu, new_m, new_p) in zip(params, ms, accumulators, values):
-        for k, acc in enumerate(accs):
-            others = tuple(i for i in range(p.ndim) if i != k)
-            pairs.append((acc, _max_over(nu, others, static_shape(p))))
-        pairs += [(m, new_m), (p, new_p)]
-    return make_updates(pairs)
+    def new_accumulators(nu, acc):
+        if not isinstance(acc, tuple):  # a 0-d parameter's
+            return nu
+        shape = tuple(static_shape(a)[0] for a in acc)
+        return tuple(_max_over(nu, tuple(i for i in range(nu.ndim) if i != k), shape) for k in range(nu.ndim))
+
+    return elementwise_rule(
+        [per_tensor(broadcast, returns="accs"), elementwise(formula, returns=("nu", "m", "param")),
+         per_tensor(new_accumulators, returns="acc")],
+        loss_or_grads, params, "sm3", slots=[("acc", 0.0, accumulator_shapes), "m"], lr=learning_rate,
+        momentum=momentum, epsilon=epsilon,
+    )
