@@ -8,8 +8,9 @@ gradients that depend on the parameters plus a fixed noise per step::
 so that every framework (PyTensor, torch, optax, NumPy) computes exactly the
 same gradients from the same parameters.  A *trajectory* is the list, over
 steps, of the list of parameter values after that step.  Golden trajectories
-are stored as ``.npz`` files (``tests/reference/data``) by the generator
-scripts in ``tests/reference``; keys are ``"s{step}_p{index}"``.
+are stored as ``.npz`` files (``tests/reference/data``) by
+``tests/reference/generate.py`` from the table of ``tests/optimizers.py``;
+keys are ``"s{step}_p{index}"``.
 """
 
 import inspect
