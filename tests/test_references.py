@@ -35,12 +35,8 @@ from harness import (
     run_rule,
 )
 
-try:
-    import torch  # noqa: F401
-
-    HAVE_TORCH = True
-except ImportError:  # torch is in the test extra; without it only the golden files are used
-    HAVE_TORCH = False
+# torch is in the test extra; without it only the golden files are used
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 _ours = {}
 

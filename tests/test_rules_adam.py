@@ -14,7 +14,9 @@ import pytest
 
 import optimizers
 import symupdates
-from harness import assert_trajectories_close, load_trajectory, make_problem, numpy_grads, numpy_trajectory, run_rule
+from harness import (
+    assert_trajectories_close, load_trajectory, make_problem, numpy_grads, numpy_trajectory, run_rule, run_steps,
+)
 from transcriptions import chainer_adam
 
 OUR_RULES = [name for name in symupdates.rules.adam_family.__all__ if name in symupdates.RULES]
@@ -155,21 +157,8 @@ def test_state_names():
 
 def _nadam_run(problem, start, stop, state=None, param_values=None):
     """Steps ``start..stop-1`` of nadam on fresh variables, optionally restored first."""
-    params = [pytensor.shared(v.copy(), name="p%d" % i, shape=v.shape) for i, v in enumerate(problem["init"])]
-    grads_in = [pytensor.tensor.tensor(dtype="float64", shape=v.shape) for v in problem["init"]]
-    grads = [
-        pytensor.tensor.constant(a) * (p - pytensor.tensor.constant(c)) + n
-        for p, a, c, n in zip(params, problem["a"], problem["c"], grads_in)
-    ]
-    updates = symupdates.nadam(grads, params, learning_rate=0.05, schedule_decay=0.1)
-    step = pytensor.function(grads_in, [], updates=updates)
-    if state is not None:
-        for p, v in zip(params, param_values):
-            p.set_value(v)
-        symupdates.set_state_values(updates, state)
-    for t in range(start, stop):
-        step(*problem["noise"][t])
-    return [p.get_value() for p in params], symupdates.get_state_values(updates), updates
+    return run_steps(symupdates.nadam, problem, start, stop, state, param_values, learning_rate=0.05,
+                     schedule_decay=0.1)
 
 
 def test_nadam_state_round_trip_continues_bit_for_bit(problem):

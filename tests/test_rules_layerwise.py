@@ -15,7 +15,7 @@ import pytest
 
 import optimizers
 import symupdates
-from harness import assert_trajectories_close, load_trajectory, run_rule
+from harness import assert_trajectories_close, load_trajectory, run_rule, run_steps
 
 OUR_RULES = list(symupdates.rules.layerwise.__all__)
 RTOL, ATOL = 1e-11, 1e-13
@@ -102,18 +102,7 @@ def test_state_names():
 
 def _run(rule, kwargs, problem, start, stop, state=None, values=None):
     """Steps ``start..stop-1`` on fresh variables, optionally restored first."""
-    params = [pytensor.shared(v.copy(), name="p%d" % i, shape=v.shape) for i, v in enumerate(problem["init"])]
-    noise = [pt.tensor(dtype="float64", shape=v.shape) for v in problem["init"]]
-    grads = [pt.constant(a) * (p - pt.constant(c)) + n for p, a, c, n in zip(params, problem["a"], problem["c"], noise)]
-    updates = getattr(symupdates, rule)(grads, params, **kwargs)
-    step = pytensor.function(noise, [], updates=updates)
-    if state is not None:
-        for p, v in zip(params, values):
-            p.set_value(v)
-        symupdates.set_state_values(updates, state)
-    for t in range(start, stop):
-        step(*problem["noise"][t])
-    return [p.get_value() for p in params], symupdates.get_state_values(updates)
+    return run_steps(getattr(symupdates, rule), problem, start, stop, state, values, **kwargs)[:2]
 
 
 @pytest.mark.parametrize("name", ["lamb_decay_mask", "lars_nesterov_masks", "novograd_decay"])

@@ -21,7 +21,7 @@ import pytest
 
 import optimizers
 import symupdates
-from harness import assert_trajectories_close, load_trajectory, numpy_trajectory, run_rule
+from harness import assert_trajectories_close, load_trajectory, numpy_trajectory, run_rule, run_steps
 from transcriptions import torch_muon
 
 RTOL, ATOL = 1e-11, 1e-13
@@ -188,19 +188,7 @@ def test_state_names_and_shapes():
 def _run(source, name, start, stop, state=None, values=None):
     """Steps ``start..stop-1`` on fresh variables, optionally restored first."""
     case = case_of(source, name)
-    problem = case.problem()
-    params = [pytensor.shared(v.copy(), name="p%d" % i, shape=v.shape) for i, v in enumerate(problem["init"])]
-    noise = [pt.tensor(dtype="float64", shape=v.shape) for v in problem["init"]]
-    grads = [pt.constant(a) * (p - pt.constant(c)) + n for p, a, c, n in zip(params, problem["a"], problem["c"], noise)]
-    updates = getattr(symupdates, case.rule)(grads, params, **case.ours)
-    step = pytensor.function(noise, [], updates=updates)
-    if state is not None:
-        for p, v in zip(params, values):
-            p.set_value(v)
-        symupdates.set_state_values(updates, state)
-    for t in range(start, stop):
-        step(*problem["noise"][t])
-    return [p.get_value() for p in params], symupdates.get_state_values(updates)
+    return run_steps(getattr(symupdates, case.rule), case.problem(), start, stop, state, values, **case.ours)[:2]
 
 
 @pytest.mark.parametrize("source,name", [("torch", "adafactor_relative_step_decay"), ("optax", "sm3_momentum"),
