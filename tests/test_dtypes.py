@@ -3,7 +3,8 @@
 The matrix: float32 / float64 parameters x ``floatX`` float32 / float64 x
 hyperparameters given as Python numbers, NumPy scalars (float64 with float32
 parameters, float32 with float64 parameters), 0-d arrays, or symbolic
-scalars (shared variables of either dtype), for every rule the table gives dtype-matrix hyperparameters (tests/optimizers.py).  The
+scalars (shared variables of either dtype), for every rule the table gives
+dtype-matrix hyperparameters (``hyper`` in tests/optimizers.py).  The
 parameters are 0-d, a row with static shape ``(1, 5)`` (broadcastable first
 dimension), a matrix without static shape and a 3-d tensor with static shape.
 Each combination is built, checked type by type, compiled and run, and its

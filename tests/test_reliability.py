@@ -5,8 +5,9 @@ dtype, complex or bool symbolic hyperparameters, hyperparameter numbers out
 of range, float16 parameters, size-0 parameters, finite gradients whose
 square overflows, and the eager optimizer's parameters that share memory.
 Rules are taken from the table (tests/optimizers.py), which covers
-``symupdates.RULES``, so a rule added later is swept too.  Every refusal must happen when the updates are built, before any
-optimizer state is created.
+``symupdates.RULES``, so a rule added later is swept too.  Every refusal
+must happen when the updates are built, before any optimizer state is
+created.
 """
 
 import inspect

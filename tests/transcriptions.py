@@ -572,7 +572,10 @@ def torch_muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coeff
             buf = buf + (1 - momentum) * (g - buf)
             update = orthogonalise(g + momentum * (buf - g) if nesterov else buf)
             rows, cols = p.shape
-            ratio = 0.2 * np.sqrt(max(rows, cols)) if adjust_lr_fn == "match_rms_adamw" else np.sqrt(max(1, rows / cols))
+            if adjust_lr_fn == "match_rms_adamw":
+                ratio = 0.2 * np.sqrt(max(rows, cols))
+            else:
+                ratio = np.sqrt(max(1, rows / cols))
             new_params.append(p * (1 - lr * weight_decay) - lr * ratio * update)
             new_state.append(buf)
         return [np.asarray(p, dtype=dtype) for p in new_params], new_state
