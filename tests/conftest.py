@@ -49,7 +49,8 @@ def no_new_shared(monkeypatch):
 #: The core the quick command runs (README: ``-m quick``, about a minute with
 #: cold caches on 2 cores): every rule against its references, the peers'
 #: own suites, the errors, the compositions and the documentation's examples.
-QUICK = {"test_formulas.py", "test_errors.py", "test_rules_adam.py", "test_rules_descent.py",
+QUICK = {"test_references.py", "test_optimizers.py", "test_formulas.py", "test_errors.py", "test_rules_adam.py",
+         "test_rules_descent.py",
          "test_rules_layerwise.py", "test_lasagne_port.py", "test_docs.py", "test_transforms.py", "test_schedules.py",
          "test_state.py", "test_lasagne_updates.py", "test_pymc_updates.py"}
 

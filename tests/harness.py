@@ -8,11 +8,11 @@ gradients that depend on the parameters plus a fixed noise per step::
 so that every framework (PyTensor, torch, optax, NumPy) computes exactly the
 same gradients from the same parameters.  A *trajectory* is the list, over
 steps, of the list of parameter values after that step.  Golden trajectories
-are stored as ``.npz`` files (``tests/reference/data``) by the generator
-scripts in ``tests/reference``; keys are ``"s{step}_p{index}"``.
+are stored as ``.npz`` files (``tests/reference/data``) by
+``tests/reference/generate.py`` from the table of ``tests/optimizers.py``;
+keys are ``"s{step}_p{index}"``.
 """
 
-import inspect
 import os
 
 import numpy as np
@@ -20,6 +20,7 @@ import pytensor
 import pytensor.tensor as pt
 
 import symupdates
+
 
 SHAPES = [(), (5,), (3, 4), (2, 3, 2)]
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "data")
@@ -133,19 +134,21 @@ def assert_golden_is_live(golden, live):
     assert_trajectories_close(golden, live, rtol=1e-14, atol=1e-15)
 
 
-def rule_arguments(rule):
-    """Keyword arguments a rule needs to run on the problem's shapes.
+def run_steps(rule, problem, start, stop, state=None, values=None, **hyper):
+    """Steps ``start..stop-1`` of ``rule(grads, params, **hyper)`` on fresh variables.
 
-    A learning rate where it has no default, and for a rule that only
-    handles some shapes (``fallback=None``, e.g. muon for matrices) a
-    fallback rule for the others.
+    With ``state`` (and the parameters' ``values``) restores those first.
+    Returns the parameters' values, the state's values and the updates.
     """
-    parameters = inspect.signature(rule).parameters
-    arguments = {}
-    learning_rate = parameters.get("learning_rate")
-    if learning_rate is not None and learning_rate.default is inspect.Parameter.empty:
-        arguments["learning_rate"] = 0.05
-    fallback = parameters.get("fallback")
-    if fallback is not None and fallback.default is None:
-        arguments["fallback"] = symupdates.adam(learning_rate=0.01)
-    return arguments
+    params = [pytensor.shared(v.copy(), name="p%d" % i, shape=v.shape) for i, v in enumerate(problem["init"])]
+    noise = [pt.tensor(dtype=problem["dtype"], shape=v.shape) for v in problem["init"]]
+    grads = [pt.constant(a) * (p - pt.constant(c)) + n for p, a, c, n in zip(params, problem["a"], problem["c"], noise)]
+    updates = rule(grads, params, **hyper)
+    step = pytensor.function(noise, [], updates=updates)
+    if state is not None:
+        for p, v in zip(params, values):
+            p.set_value(v)
+        symupdates.set_state_values(updates, state)
+    for t in range(start, stop):
+        step(*problem["noise"][t])
+    return [p.get_value() for p in params], symupdates.get_state_values(updates), updates

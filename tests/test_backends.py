@@ -3,20 +3,20 @@
 The reference is PyTensor's Python linker (NumPy ``perform`` of every node);
 the C ("cvm"), Numba, JAX and PyTorch linkers must reproduce it, in float32
 and float64.  Rules are taken from ``symupdates.RULES``, so a rule added
-later is covered without touching this file.  A rule that cannot run on a
+later is covered without touching this file (the table of
+tests/optimizers.py covers ``symupdates.RULES``).  A rule that cannot run on a
 backend fails here (no skips): every backend is installed by the test extra.
 """
-
-import inspect
 
 import numpy as np
 import pytensor
 import pytest
 from pytensor.compile.mode import Mode
 
+import optimizers
 import symupdates
-import transcriptions
-from harness import assert_trajectories_close, make_problem, numpy_trajectory, rule_arguments, run_rule
+from harness import assert_trajectories_close, make_problem, numpy_trajectory, run_rule
+from optimizers import arguments
 
 SHAPES = [(), (3,), (2, 3)]
 STEPS = 3
@@ -43,7 +43,7 @@ NUMBA_FASTMATH_TOLERANCE = {"float32": TOLERANCE["float32"], "float64": dict(rto
 # compile time dominates these tests, and Numba's grows faster than linearly
 # with a function's number of arguments, so groups stay small.
 GROUP_SIZE = 5
-NAMES = list(symupdates.RULES)
+NAMES = list(optimizers.OPTIMIZERS)
 GROUPS = [NAMES[k:k + GROUP_SIZE] for k in range(0, len(NAMES), GROUP_SIZE)]
 
 
@@ -55,7 +55,7 @@ def group_rule(names):
         for k, name in enumerate(names):
             part = slice(k * len(SHAPES), (k + 1) * len(SHAPES))
             rule = symupdates.RULES[name]
-            updates.update(rule(grads[part], params[part], **rule_arguments(rule)))
+            updates.update(rule(grads[part], params[part], **arguments(name)))
         return updates
 
     return rule
@@ -115,11 +115,8 @@ def test_every_backend_is_installed():
 LARGE_SHAPES = [(), (70001,), (3,), (300, 241), (40000,)]
 
 
-LARGE_CASES = {
-    "adam": lambda: transcriptions.reference_adam(),
-    "momentum": lambda: transcriptions.reference_momentum(1e-3),  # momentum's default learning rate (PyMC's)
-    "lamb": transcriptions.reference_lamb,
-}
+#: rule -> its transcription at the arguments the rule is built with (the table's ``large``)
+LARGE_CASES = {info.name: info.large for info in optimizers.DATABASE if info.large is not None}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -128,8 +125,9 @@ LARGE_CASES = {
 def test_large_tensors_split_over_the_cores(name, backend, dtype):
     problem = make_problem(steps=STEPS, shapes=LARGE_SHAPES, dtype=dtype)
     rule = symupdates.RULES[name]
-    ours = run_rule(rule, problem, mode=BACKENDS[backend](), **rule_arguments(rule))
-    step, init_state = LARGE_CASES[name]()
+    ours = run_rule(rule, problem, mode=BACKENDS[backend](), **arguments(name))
+    function, kwargs = LARGE_CASES[name]
+    step, init_state = function(**kwargs)
     expected = numpy_trajectory(step, problem, init_state)
     assert_trajectories_close([[np.asarray(v) for v in step] for step in ours], expected, **TOLERANCE[dtype])
     assert all(not np.array_equal(v, i) for v, i in zip(expected[-1], problem["init"]))

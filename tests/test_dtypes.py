@@ -3,7 +3,8 @@
 The matrix: float32 / float64 parameters x ``floatX`` float32 / float64 x
 hyperparameters given as Python numbers, NumPy scalars (float64 with float32
 parameters, float32 with float64 parameters), 0-d arrays, or symbolic
-scalars (shared variables of either dtype), for every core rule.  The
+scalars (shared variables of either dtype), for every rule the table gives
+dtype-matrix hyperparameters (``hyper`` in tests/optimizers.py).  The
 parameters are 0-d, a row with static shape ``(1, 5)`` (broadcastable first
 dimension), a matrix without static shape and a 3-d tensor with static shape.
 Each combination is built, checked type by type, compiled and run, and its
@@ -20,6 +21,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
 
+import optimizers
 import symupdates
 
 # The matrix compiles a few dozen functions of a dozen rules each; graph
@@ -73,20 +75,10 @@ HYPER_KINDS = {
     "shared32": hyper_shared32,
 }
 
-# The hyperparameters each rule is given (non-default values, so that a
-# dropped or mis-cast hyperparameter changes the numbers).
-CORE_RULES = {
-    "sgd": {"learning_rate": 0.1},
-    "momentum": {"learning_rate": 0.1, "momentum": 0.8},
-    "nesterov_momentum": {"learning_rate": 0.1, "momentum": 0.8},
-    "adagrad": {"learning_rate": 0.3, "epsilon": 1e-4},
-    "rmsprop": {"learning_rate": 0.03, "rho": 0.8, "epsilon": 1e-4},
-    "adadelta": {"learning_rate": 0.9, "rho": 0.9, "epsilon": 1e-4},
-    "adam": {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-4},
-    "adamax": {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-4},
-    "amsgrad": {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.9, "epsilon": 1e-4},
-    "adagrad_window": {"learning_rate": 0.2, "epsilon": 0.01},
-}
+# The rules of the matrix and the hyperparameters each is given: the table's
+# ``hyper`` (tests/optimizers.py; non-default values, so that a dropped or
+# mis-cast hyperparameter changes the numbers).
+CORE_RULES = {info.name: info.hyper for info in optimizers.DATABASE if info.hyper is not None}
 
 
 def apply_momentum_rule(loss, params, learning_rate, momentum):

@@ -3,7 +3,10 @@
 Every check here calls a rule and never compiles: the error must come from
 building the updates, not from deep inside ``pytensor.function``.  Where an
 error is raised, no optimizer state may have been created and no input
-changed.
+changed.  Every rule of the table (tests/optimizers.py, i.e. every
+registered rule) is swept, with the arguments it needs to be built.  The
+partial application (PyMC's idiom) and symbolic learning rates are checked
+here for every rule too.
 """
 
 from collections import OrderedDict
@@ -13,22 +16,13 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+import optimizers
 import symupdates
+from harness import assert_trajectories_close, make_problem, run_rule
 
-# Every core rule with hyperparameters that make it callable.
-RULE_ARGS = {
-    "sgd": {"learning_rate": 0.1},
-    "momentum": {"learning_rate": 0.1},
-    "nesterov_momentum": {"learning_rate": 0.1},
-    "adagrad": {},
-    "rmsprop": {},
-    "adadelta": {},
-    "adam": {},
-    "adamax": {},
-    "amsgrad": {},
-    "adagrad_window": {},
-}
-RULES = list(RULE_ARGS)
+RULES = list(optimizers.OPTIMIZERS)
+
+arguments = optimizers.arguments  # what each rule needs to be built (Muon: a fallback rule), built afresh
 
 
 def rule(name):
@@ -54,19 +48,19 @@ def loss_of(params):
 def test_parameter_that_is_not_shared(name, params, no_new_shared):
     x = pt.vector("x")
     with pytest.raises(ValueError, match=r"params\[1\].*not a shared variable.*pytensor\.shared"):
-        rule(name)(loss_of(params) + x.sum(), [params[0], x], **RULE_ARGS[name])
+        rule(name)(loss_of(params) + x.sum(), [params[0], x], **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
 def test_numpy_array_as_parameter(name, params, no_new_shared):
     with pytest.raises(ValueError, match="pytensor.shared"):
-        rule(name)([pt.zeros(3)], [np.zeros(3)], **RULE_ARGS[name])
+        rule(name)([pt.zeros(3)], [np.zeros(3)], **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
 def test_single_parameter_not_in_a_list(name, params, no_new_shared):
     with pytest.raises(TypeError, match=r"list.*\[param\]"):
-        rule(name)(loss_of(params), params[0], **RULE_ARGS[name])
+        rule(name)(loss_of(params), params[0], **arguments(name))
 
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "complex128"])
@@ -80,13 +74,13 @@ def test_non_float_parameter(dtype, params, no_new_shared):
 @pytest.mark.parametrize("name", RULES)
 def test_parameter_listed_twice(name, params, no_new_shared):
     with pytest.raises(ValueError, match=r"params\[2\] \(W\) is the same variable as params\[0\].*once"):
-        rule(name)(loss_of(params), [params[0], params[1], params[0]], **RULE_ARGS[name])
+        rule(name)(loss_of(params), [params[0], params[1], params[0]], **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
 def test_empty_parameter_list(name, no_new_shared):
     with pytest.raises(ValueError, match="params is empty"):
-        rule(name)(pt.constant(0.0), [], **RULE_ARGS[name])
+        rule(name)(pt.constant(0.0), [], **arguments(name))
 
 
 # --- loss and gradients ----------------------------------------------------
@@ -95,21 +89,21 @@ def test_empty_parameter_list(name, no_new_shared):
 @pytest.mark.parametrize("name", RULES)
 def test_gradient_list_of_wrong_length(name, params, no_new_shared):
     with pytest.raises(ValueError, match="got 1 gradients for 2 parameters"):
-        rule(name)([pt.zeros((2, 3))], params, **RULE_ARGS[name])
+        rule(name)([pt.zeros((2, 3))], params, **arguments(name))
     with pytest.raises(ValueError, match="got 3 gradients for 2 parameters"):
-        rule(name)((pt.zeros((2, 3)), pt.zeros(3), pt.zeros(3)), params, **RULE_ARGS[name])
+        rule(name)((pt.zeros((2, 3)), pt.zeros(3), pt.zeros(3)), params, **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
 def test_gradient_of_wrong_dimensions(name, params, no_new_shared):
     with pytest.raises(ValueError, match="gradient 1 has 2 dimensions but its parameter b has 1"):
-        rule(name)([pt.zeros((2, 3)), pt.zeros((1, 3))], params, **RULE_ARGS[name])
+        rule(name)([pt.zeros((2, 3)), pt.zeros((1, 3))], params, **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
 def test_non_scalar_loss(name, params, no_new_shared):
     with pytest.raises(ValueError, match=r"loss must be a scalar.*1 dimensions.*mean\(\)"):
-        rule(name)(params[1] ** 2, params, **RULE_ARGS[name])
+        rule(name)(params[1] ** 2, params, **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)
@@ -118,7 +112,7 @@ def test_tuple_of_gradients_is_a_list_of_gradients(name):
         W = pytensor.shared(np.arange(6.0).reshape(2, 3) / 7, name="W")
         b = pytensor.shared(np.array([0.5, -1.0, 2.0]), name="b")
         grads = container([2 * W, b - 1])
-        updates = rule(name)(grads, [W, b], **RULE_ARGS[name])
+        updates = rule(name)(grads, [W, b], **arguments(name))
         step = pytensor.function([], [], updates=updates)
         step()
         step()
@@ -141,7 +135,7 @@ def test_get_or_compute_grads_accepts_a_tuple(params):
 @pytest.mark.parametrize("name", RULES)
 def test_non_scalar_symbolic_hyperparameter(name, params, no_new_shared):
     with pytest.raises(ValueError, match="learning_rate must be a scalar.*1 dimensions"):
-        rule(name)(loss_of(params), params, **{**RULE_ARGS[name], "learning_rate": pt.vector("lr")})
+        rule(name)(loss_of(params), params, **{**arguments(name), "learning_rate": pt.vector("lr")})
 
 
 def test_non_scalar_shared_hyperparameter(params):
@@ -204,11 +198,48 @@ def test_apply_momentum_leaves_its_input_unchanged(apply, params):
 
 @pytest.mark.parametrize("name", RULES)
 def test_hyperparameters_only_give_a_function(name, params):
-    optimizer = rule(name)(**RULE_ARGS[name])
+    optimizer = rule(name)(**arguments(name))
     assert callable(optimizer)
     updates = optimizer(loss_of(params), params)
     assert isinstance(updates, OrderedDict)
     assert all(p in updates for p in params)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_partial_application_gives_the_trajectory_of_the_direct_call(name):
+    hyper = dict(arguments(name), learning_rate=0.01)
+    shape = optimizers.OPTIMIZERS[name].probe_shape
+    W = pytensor.shared(np.ones(shape), name="W")
+    assert W in rule(name)(**hyper)([pt.ones(shape)], [W])
+    with pytest.raises(ValueError):
+        rule(name)([pt.ones(shape)])
+    partial = rule(name)(**hyper)
+    assert_trajectories_close(
+        run_rule(lambda g, p: partial(g, p), make_problem(steps=3)),
+        run_rule(rule(name), make_problem(steps=3), **hyper),
+        rtol=0, atol=0,
+    )
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_symbolic_learning_rate_changed_without_recompiling(name):
+    # A shared learning rate, given to the rule directly and by partial application.
+    lr = pytensor.shared(0.0)
+    shape = optimizers.OPTIMIZERS[name].probe_shape
+    direct, partial = pytensor.shared(np.ones(shape), name="W"), pytensor.shared(np.ones(shape), name="V")
+    hyper = dict(arguments(name), learning_rate=lr)
+    updates = rule(name)([pt.ones(shape)], [direct], **hyper)
+    updates.update(rule(name)(**hyper)([pt.ones(shape)], [partial]))
+    step = pytensor.function([], [], updates=updates)
+    step()
+    before = [W.get_value() for W in (direct, partial)]
+    if not optimizers.OPTIMIZERS[name].steps_at_learning_rate_0:
+        for value in before:
+            np.testing.assert_array_equal(value, np.ones(shape))
+    lr.set_value(0.1)
+    step()
+    for W, value in zip((direct, partial), before):
+        assert np.all(W.get_value() < value), (name, W.name)
 
 
 def test_partial_application_computes_the_same_updates():
@@ -231,11 +262,11 @@ def test_partial_application_computes_the_same_updates():
 @pytest.mark.parametrize("name", RULES)
 def test_exactly_one_of_loss_and_params(name, params, no_new_shared):
     with pytest.raises(ValueError, match="give both loss_or_grads and params"):
-        rule(name)(loss_of(params), **RULE_ARGS[name])
+        rule(name)(loss_of(params), **arguments(name))
     with pytest.raises(ValueError, match="give both loss_or_grads and params"):
-        rule(name)(params=params, **RULE_ARGS[name])
+        rule(name)(params=params, **arguments(name))
     with pytest.raises(ValueError, match="give both loss_or_grads and params"):
-        rule(name)(None, params, **RULE_ARGS[name])
+        rule(name)(None, params, **arguments(name))
 
 
 @pytest.mark.parametrize("name", RULES)

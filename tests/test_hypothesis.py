@@ -4,11 +4,12 @@ For each element-wise rule, hypothesis draws the shapes of five parameters
 (0-d to 4-d, size 0 included), in-range hyperparameters and a seed for the
 gradients; the compiled rule runs a few steps on float32 and float64 copies
 of those parameters at once, and every parameter after every step must
-equal the transcription's, computed in float64.  The transcriptions are
-the ones the reference tests use (``test_formulas``, Chainer's, Keras 2's,
-lion-pytorch's), plus those of the rules whose references are otherwise
-golden files (written below from torch.optim's and optax's published
-algorithms).
+equal the transcription's, computed in float64.  The rules, their
+hyperparameter ranges and transcriptions (tests/transcriptions.py: the
+published formulas, Chainer's, Keras 2's, lion-pytorch's, and torch.optim's
+and optax's published algorithms for the rules whose references are
+otherwise golden files) are the table's (``elementwise`` in
+tests/optimizers.py).
 
 Each rule is compiled once per backend (the Python linker and Numba, the
 default backend), with shapes not static and hyperparameters as symbolic
@@ -24,26 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytensor.compile.mode import Mode
 
+import optimizers
 import symupdates
-import transcriptions as formulas
-from transcriptions import (
-    chainer_adam,
-    chainer_rmsprop_graves,
-    chainer_smorms3,
-    keras2_nadam,
-    lion_pytorch,
-    optax_adabelief,
-    optax_adan,
-    optax_adopt,
-    optax_schedule_free_adamw,
-    optax_sign_sgd,
-    optax_signum,
-    optax_yogi,
-    torch_adamw,
-    torch_asgd,
-    torch_radam,
-    torch_rprop,
-)
 
 NDIMS = range(5)
 DTYPES = ["float32", "float64"]
@@ -51,81 +34,10 @@ STEPS = 7  # RAdam's adaptive branch starts at step 6 with its default threshold
 TOLERANCE = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
 
 
-# ---------------------------------------------------------------------------
-# transcriptions not found elsewhere in the tests; each returns
-# (step(params, grads, state, t), init_state(params)) like harness.numpy_trajectory's
-
-
-# ---------------------------------------------------------------------------
-# the rules: hyperparameter strategies (in range, away from degenerate corners)
-# and the transcription called with them
-
-lr = st.floats(1e-3, 0.5)
-decay = st.floats(0.0, 0.99)
-epsilon = st.floats(1e-8, 1e-2)
-
-#: name -> (strategies of the rule's hyperparameters, transcription(**hyper) -> (step, init))
-RULES = {
-    "sgd": ({"learning_rate": lr}, lambda h: formulas.reference_sgd(h["learning_rate"])),
-    "momentum": ({"learning_rate": lr, "momentum": decay}, lambda h: formulas.reference_momentum(**h)),
-    "nesterov_momentum": ({"learning_rate": lr, "momentum": decay},
-                          lambda h: formulas.reference_nesterov_momentum(**h)),
-    "asgd": ({"learning_rate": lr, "lambd": st.floats(0.0, 1.0), "alpha": st.floats(0.0, 1.0),
-              "t0": st.floats(0.0, 10.0)},
-             lambda h: torch_asgd(h["learning_rate"], h["lambd"], h["alpha"], h["t0"])),
-    "adagrad": ({"learning_rate": lr, "epsilon": epsilon}, lambda h: formulas.reference_adagrad(**h)),
-    "rmsprop": ({"learning_rate": lr, "rho": decay, "epsilon": epsilon}, lambda h: formulas.reference_rmsprop(**h)),
-    "adadelta": ({"learning_rate": lr, "rho": decay, "epsilon": epsilon}, lambda h: formulas.reference_adadelta(**h)),
-    "rmsprop_graves": ({"learning_rate": lr, "rho": decay, "momentum": decay, "epsilon": st.floats(1e-4, 1e-2)},
-                       lambda h: chainer_rmsprop_graves(h["learning_rate"], h["rho"], h["momentum"], h["epsilon"])),
-    "smorms3": ({"learning_rate": lr, "epsilon": epsilon}, lambda h: chainer_smorms3(h["learning_rate"], h["epsilon"])),
-    "adam": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
-             lambda h: formulas.reference_adam(**h)),
-    "adamax": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
-               lambda h: formulas.reference_adamax(**h)),
-    "amsgrad": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
-                lambda h: formulas.reference_amsgrad(**h)),
-    "adamw": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon,
-               "weight_decay": st.floats(0.0, 1.0)},
-              lambda h: torch_adamw(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["weight_decay"])),
-    "radam": ({"learning_rate": lr, "beta1": decay, "beta2": st.floats(0.5, 0.999), "epsilon": epsilon,
-               "threshold": st.floats(4.0, 6.0)},
-              lambda h: torch_radam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["threshold"])),
-    "nadam": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon,
-               "schedule_decay": st.floats(0.0, 1.0)},
-              lambda h: keras2_nadam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["schedule_decay"])),
-    "adabelief": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon, "epsilon_root": epsilon},
-                  lambda h: optax_adabelief(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"],
-                                            h["epsilon_root"])),
-    "yogi": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon, "epsilon_root": epsilon},
-             lambda h: optax_yogi(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], h["epsilon_root"])),
-    "adan": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "beta3": decay, "epsilon": epsilon,
-              "epsilon_root": epsilon, "weight_decay": st.floats(0.0, 1.0)},
-             lambda h: optax_adan(h["learning_rate"], h["beta1"], h["beta2"], h["beta3"], h["epsilon"],
-                                  h["epsilon_root"], h["weight_decay"])),
-    "adopt": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "epsilon": epsilon},
-              lambda h: optax_adopt(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"])),
-    "schedule_free_adamw": ({"learning_rate": lr, "beta1": st.floats(0.05, 0.99), "beta2": decay, "epsilon": epsilon,
-                             "weight_decay": st.floats(0.0, 1.0), "weight_lr_power": st.floats(0.0, 3.0)},
-                            lambda h: optax_schedule_free_adamw(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"],
-                                                                h["weight_decay"], h["weight_lr_power"])),
-    "adabound": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "final_lr": st.floats(0.0, 1.0),
-                  "gamma": st.floats(1e-3, 1.0), "epsilon": epsilon},
-                 lambda h: chainer_adam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], adabound=True,
-                                        final_lr=h["final_lr"], gamma=h["gamma"])),
-    "amsbound": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "final_lr": st.floats(0.0, 1.0),
-                  "gamma": st.floats(1e-3, 1.0), "epsilon": epsilon},
-                 lambda h: chainer_adam(h["learning_rate"], h["beta1"], h["beta2"], h["epsilon"], amsgrad=True,
-                                        adabound=True, final_lr=h["final_lr"], gamma=h["gamma"])),
-    "sign_sgd": ({"learning_rate": lr}, lambda h: optax_sign_sgd(h["learning_rate"])),
-    "signum": ({"learning_rate": lr, "beta": decay}, lambda h: optax_signum(h["learning_rate"], h["beta"])),
-    "lion": ({"learning_rate": lr, "beta1": decay, "beta2": decay, "weight_decay": st.floats(0.0, 1.0)},
-             lambda h: lion_pytorch(h["learning_rate"], h["beta1"], h["beta2"], h["weight_decay"])),
-    "rprop": ({"learning_rate": lr, "etaminus": st.floats(0.1, 0.9), "etaplus": st.floats(1.1, 2.0),
-               "step_size_min": st.floats(0.0, 1e-3), "step_size_max": st.floats(0.5, 50.0)},
-              lambda h: torch_rprop(h["learning_rate"], h["etaminus"], h["etaplus"], h["step_size_min"],
-                                    h["step_size_max"])),
-}
+#: name -> (strategies of the rule's hyperparameters, transcription(**hyper) -> (step, init)), from the
+#: table (tests/optimizers.py): in range, away from degenerate corners
+RULES = {name: ({k: st.floats(low, high) for k, (low, high) in e.ranges.items()}, e.transcription)
+         for name, e in optimizers.ELEMENTWISE.items()}
 
 BACKENDS = {"py": lambda: Mode(linker="py", optimizer="fast_run"), "numba": lambda: "NUMBA"}
 
@@ -145,13 +57,9 @@ def combinations(name, backend):
     return [(DTYPES[index % 2], index % len(NDIMS))]
 
 
-#: Rules whose state is not element-wise: per-tensor norms (layer-wise), per-axis
-#: or factored accumulators, matrix iterations, a window of past gradients.
-NOT_ELEMENTWISE = {"lamb", "lars", "novograd", "fromage", "adafactor", "muon", "sm3", "adagrad_window",
-                   # a learning rate adapted by a dot product over all parameters (tests/test_unroll.py)
-                   "sgd_hd", "adam_hd",
-                   # updates only the rows a gradient touches (tests/test_sparse.py)
-                   "sparse_adam"}
+#: Rules whose state is not element-wise (the table says why: per-tensor norms, per-axis or
+#: factored accumulators, matrix iterations, a window of past gradients, ...).
+NOT_ELEMENTWISE = {info.name for info in optimizers.DATABASE if isinstance(info.elementwise, str)}
 
 
 def test_every_elementwise_rule_is_covered():

@@ -4,9 +4,10 @@ The classes (issue 12): a gradient of the wrong static shape or of a complex
 dtype, complex or bool symbolic hyperparameters, hyperparameter numbers out
 of range, float16 parameters, size-0 parameters, finite gradients whose
 square overflows, and the eager optimizer's parameters that share memory.
-Rules are taken from ``symupdates.RULES``, so a rule added later is swept
-too.  Every refusal must happen when the updates are built, before any
-optimizer state is created.
+Rules are taken from the table (tests/optimizers.py), which covers
+``symupdates.RULES``, so a rule added later is swept too.  Every refusal
+must happen when the updates are built, before any optimizer state is
+created.
 """
 
 import inspect
@@ -19,12 +20,12 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
 
+import optimizers
 import symupdates
 from symupdates.eager import Optimizer
-from harness import rule_arguments
 from transcriptions import baydin_sgd_hd, chainer_rmsprop_graves, chainer_smorms3, optax_yogi
 
-NAMES = list(symupdates.RULES)
+NAMES = list(optimizers.OPTIMIZERS)
 PY = Mode(linker="py", optimizer="fast_compile")
 
 
@@ -46,12 +47,12 @@ def test_gradient_of_the_wrong_static_shape(name, no_new_shared):
     no_new_shared.clear()
     grads = [pt.zeros((3, 2)), pt.zeros((4,))]
     with pytest.raises(ValueError, match=r"gradient 0 has static shape \(5, 7\) but its parameter W has shape \(3, 2\)"):
-        rule(name)([pt.zeros((5, 7)), grads[1]], [W, b], **rule_arguments(rule(name)))
+        rule(name)([pt.zeros((5, 7)), grads[1]], [W, b], **optimizers.arguments(name))
     with pytest.raises(ValueError, match=r"gradient 1 has static shape \(5,\) but its parameter b has shape \(4,\)"):
-        rule(name)([grads[0], pt.zeros((5,))], [W, b], **rule_arguments(rule(name)))
+        rule(name)([grads[0], pt.zeros((5,))], [W, b], **optimizers.arguments(name))
     # an unknown dimension is left to PyTensor; the known ones are still compared
     with pytest.raises(ValueError, match=r"static shape \(\?, 7\)"):
-        rule(name)([pt.tensor(shape=(None, 7)), grads[1]], [W, b], **rule_arguments(rule(name)))
+        rule(name)([pt.tensor(shape=(None, 7)), grads[1]], [W, b], **optimizers.arguments(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -59,7 +60,7 @@ def test_complex_gradient(name, no_new_shared):
     W = matrix()
     no_new_shared.clear()
     with pytest.raises(TypeError, match="gradient 0 \\(for W\\) has dtype complex128; gradients must be real"):
-        rule(name)([pt.zeros((3, 2), dtype="complex128")], [W], **rule_arguments(rule(name)))
+        rule(name)([pt.zeros((3, 2), dtype="complex128")], [W], **optimizers.arguments(name))
 
 
 @pytest.mark.parametrize("dtype", ["complex64", "bool"])
@@ -67,7 +68,7 @@ def test_complex_gradient(name, no_new_shared):
 def test_complex_or_bool_symbolic_learning_rate(name, dtype, no_new_shared):
     W = matrix()
     no_new_shared.clear()
-    arguments = dict(rule_arguments(rule(name)), learning_rate=pt.scalar("lr", dtype=dtype))
+    arguments = dict(optimizers.arguments(name), learning_rate=pt.scalar("lr", dtype=dtype))
     with pytest.raises(TypeError, match="learning_rate must be a real number, got a symbolic (bool|scalar of dtype)"):
         rule(name)([pt.zeros((3, 2))], [W], **arguments)
 
@@ -79,7 +80,7 @@ def test_complex_symbolic_value_for_every_numeric_hyperparameter(name, no_new_sh
     for argument in numeric_arguments(rule(name)):
         if argument in SET_WHEN_BUILT:
             continue
-        arguments = dict(rule_arguments(rule(name)), **{argument: pt.scalar(dtype="complex128")})
+        arguments = dict(optimizers.arguments(name), **{argument: pt.scalar(dtype="complex128")})
         with pytest.raises(TypeError, match="%s must be a real number" % argument):
             rule(name)([pt.zeros((3, 2))], [W], **arguments)
 
@@ -142,15 +143,6 @@ BAD_AND_GOOD = {
     "warmup_steps": ([0, -2], [1, 10000]),
     "weight_lr_power": NONNEGATIVE,
 }
-#: Where a rule's argument means something else than in the others.
-RULE_BAD_AND_GOOD = {
-    ("lion", "beta1"): (UNIT[0], [0.0, 1.0]),  # lion-pytorch accepts both ends, no bias correction
-    ("lion", "beta2"): (UNIT[0], [0.0, 1.0]),
-    # y interpolates x and z with weights beta1 and 1 - beta1, and x is recovered by dividing by beta1
-    ("schedule_free_adamw", "beta1"): ([0.0, 1.0, -0.1, NAN], [1e-3, 0.999]),
-}
-
-
 INTEGER_CASES = [(name, argument) for name in NAMES for argument, valid in rule(name).ranges.items() if valid.integer]
 
 
@@ -159,7 +151,7 @@ def test_symbolic_value_of_a_count_refused(name, argument, no_new_shared):
     """A count (a graph's shape: iterations, window, warmup length) must be known when the updates are built."""
     W = matrix()
     no_new_shared.clear()
-    arguments = dict(rule_arguments(rule(name)), **{argument: pt.scalar(dtype="int64")})
+    arguments = dict(optimizers.arguments(name), **{argument: pt.scalar(dtype="int64")})
     with pytest.raises(TypeError, match="%s: %s must be an integer" % (name, argument)):
         rule(name)([pt.zeros((3, 2))], [W], **arguments)
 
@@ -179,7 +171,8 @@ def numeric_arguments(rule):
 
 
 def bad_and_good(name, argument):
-    return RULE_BAD_AND_GOOD.get((name, argument)) or BAD_AND_GOOD[argument]
+    """The values to refuse and accept: the table's where the rule's argument means something else."""
+    return optimizers.OPTIMIZERS[name].bad_and_good.get(argument) or BAD_AND_GOOD[argument]
 
 
 CASES = [(name, argument) for name in NAMES for argument in numeric_arguments(rule(name))]
@@ -199,13 +192,13 @@ def test_out_of_range_hyperparameter_refused_at_build_and_at_partial_application
     for value in bad:
         message = r"^%s: invalid %s value %s: it must be an? (finite )?(number|integer) in [\[(]" % (
             name, argument, "nan" if value != value else re.escape(repr(value)))
-        arguments = dict(rule_arguments(rule(name)), **{argument: value})
+        arguments = dict(optimizers.arguments(name), **{argument: value})
         with pytest.raises(ValueError, match=message):
             rule(name)([pt.zeros((3, 2))], [W], **arguments)
         with pytest.raises(ValueError, match=message):
             rule(name)(**arguments)
     for value in good:
-        assert callable(rule(name)(**dict(rule_arguments(rule(name)), **{argument: value})))
+        assert callable(rule(name)(**dict(optimizers.arguments(name), **{argument: value})))
 
 
 @pytest.mark.parametrize("name, argument", CASES, ids=["%s-%s" % c for c in CASES])
@@ -214,7 +207,7 @@ def test_bool_or_text_for_a_numeric_hyperparameter(name, argument, no_new_shared
     no_new_shared.clear()
     for value in (True, "0.1", [0.1]):
         with pytest.raises(TypeError, match="%s: %s must be an? (finite )?(number|integer)" % (name, argument)):
-            rule(name)([pt.zeros((3, 2))], [W], **dict(rule_arguments(rule(name)), **{argument: value}))
+            rule(name)([pt.zeros((3, 2))], [W], **dict(optimizers.arguments(name), **{argument: value}))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -222,14 +215,14 @@ def test_symbolic_values_are_left_to_run_time(name):
     """A symbolic learning rate of -1 builds: its value is only known when the step runs."""
     W = matrix()
     lr = pytensor.shared(np.float64(-1.0), name="lr")
-    updates = rule(name)([pt.zeros((3, 2))], [W], **dict(rule_arguments(rule(name)), learning_rate=lr))
+    updates = rule(name)([pt.zeros((3, 2))], [W], **dict(optimizers.arguments(name), learning_rate=lr))
     assert W in updates
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_anchor_and_the_defaults_are_in_range(name):
     for anchor, arguments in [("defaults", {})] + list(rule(name).anchors.items()):
-        assert callable(rule(name)(**dict(rule_arguments(rule(name)), **arguments))), anchor
+        assert callable(rule(name)(**dict(optimizers.arguments(name), **arguments))), anchor
 
 
 def test_rprop_step_size_bounds_in_order(no_new_shared):
@@ -258,7 +251,7 @@ def test_float16_parameter_refused(name, no_new_shared):
     no_new_shared.clear()
     with pytest.raises(TypeError, match=r"params\[0\] \(W\) has dtype float16; update rules need float32 or "
                                         r"float64 parameters \(float16 is not supported: keep a float32 copy"):
-        rule(name)([pt.zeros((3, 2), dtype="float16")], [W], **rule_arguments(rule(name)))
+        rule(name)([pt.zeros((3, 2), dtype="float16")], [W], **optimizers.arguments(name))
 
 
 def test_eager_float16_array_refused_before_anything_changes():
@@ -280,7 +273,7 @@ def size_0_run(names, mode):
     params, updates = {}, {}
     for name in names:
         params[name] = [pytensor.shared(np.ones(s), name="%s%d" % (name, i)) for i, s in enumerate(SIZE_0_SHAPES)]
-        updates.update(rule(name)([2 * p + 1 for p in params[name]], params[name], **rule_arguments(rule(name))))
+        updates.update(rule(name)([2 * p + 1 for p in params[name]], params[name], **optimizers.arguments(name)))
     step = pytensor.function([], [], updates=updates, mode=mode)
     step()
     step()
@@ -308,8 +301,9 @@ def test_size_0_parameters_on_numba():
 HUGE = {"float32": np.float32(1e30), "float64": 1e200}
 
 #: Rules whose reference implementation overflows too (documented in their
-#: docstrings): the reference's NumPy transcription, or the reference itself.
-OVERFLOWING = {"rmsprop_graves", "smorms3", "yogi", "adafactor", "sgd_hd"}
+#: docstrings; the table's ``overflowing``): the reference's NumPy
+#: transcription, or the reference itself.
+OVERFLOWING = optimizers.OVERFLOWING
 
 
 def huge_gradient_run(names, dtype, steps=3, wrap=None):
@@ -319,7 +313,7 @@ def huge_gradient_run(names, dtype, steps=3, wrap=None):
     grads = [pt.tensor(dtype=dtype, shape=s) for s in shapes]
     for name in names:
         params[name] = [pytensor.shared(np.ones(s, dtype=dtype), name="%s%d" % (name, i)) for i, s in enumerate(shapes)]
-        r = rule(name)(**rule_arguments(rule(name)))
+        r = rule(name)(**optimizers.arguments(name))
         updates.update((wrap or (lambda r: r))(r)(grads, params[name]))
     step = pytensor.function(grads, [], updates=updates, mode=PY)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -27,7 +27,7 @@ from pytensor.tensor.elemwise import Elemwise
 
 import symupdates
 from symupdates.engine import MultiElemwise
-from harness import rule_arguments
+from optimizers import OPTIMIZERS, arguments
 
 SHAPES = [(3, 4), (5,), ()]
 REWRITE_ONLY = Mode(linker="py", optimizer="fast_run")  # the graph PyTensor compiles, without a compiler
@@ -43,7 +43,7 @@ def build(name, copies, dtype="float32", mode=REWRITE_ONLY, static_shapes=True, 
         for i, s in enumerate(shapes)
     ]
     grads = [pt.tensor(dtype=dtype, shape=s, name="g%d" % i) for i, s in enumerate(shapes)]
-    updates = rule(grads, params, **rule_arguments(rule))
+    updates = rule(grads, params, **arguments(name))
     return pytensor.function(grads, [], updates=updates, mode=mode), params, updates
 
 
@@ -52,7 +52,7 @@ def is_invariant(node):
     return all(getattr(o.type, "ndim", 0) == 0 for o in node.outputs)
 
 
-@pytest.mark.parametrize("name", list(symupdates.RULES))
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_graph_does_not_grow_per_tensor(name):
     small, _, _ = build(name, copies=1)
     large, _, _ = build(name, copies=4)
@@ -112,7 +112,7 @@ def float64_variables(fgraph):
     return found
 
 
-@pytest.mark.parametrize("name", list(symupdates.RULES))
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_no_float64_in_a_float32_graph(name):
     with pytensor.config.change_flags(floatX="float64"):
         f, _, _ = build(name, copies=1, dtype="float32")
@@ -258,11 +258,11 @@ def compile_rule(rule, copies, mode, dtype="float32"):
 
 def named_rule(name):
     rule = symupdates.RULES[name]
-    return rule(**rule_arguments(rule)) if rule_arguments(rule) else rule()
+    return rule(**arguments(name)) if arguments(name) else rule()
 
 
 @pytest.mark.parametrize("backend", list(REWRITES))
-@pytest.mark.parametrize("name", list(symupdates.RULES))
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_every_rule_updates_every_tensor_in_place(name, backend):
     f, _ = compile_rule(named_rule(name), 1, REWRITES[backend])
     assert updated_out_of_place(f.maker.fgraph) == []

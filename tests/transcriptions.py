@@ -543,3 +543,41 @@ def baydin_adam_hd(alpha, beta, beta1=0.9, beta2=0.999, eps=1e-8):
         return [p - alpha * u for p, u in zip(params, unit)], (alpha, [-u for u in unit], m, v)
 
     return step, lambda params: (alpha, *zeros_like_all(params, 3))
+
+
+def torch_muon(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, ns_coefficients=(3.4445, -4.7750, 2.0315),
+               eps=1e-7, ns_steps=5, adjust_lr_fn=None, dtype="float64", fallback_lr=None, fallback_momentum=None):
+    """torch.optim.Muon's step (torch/optim/_muon.py), without its bfloat16 cast.
+
+    Non-matrix parameters follow torch.optim.SGD with momentum (the fallback case).
+    """
+    a, b, c = ns_coefficients
+
+    def orthogonalise(update):
+        x = update.T if update.shape[0] > update.shape[1] else update
+        x = x / max(np.linalg.norm(x), eps)
+        for _ in range(ns_steps):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return x.T if update.shape[0] > update.shape[1] else x
+
+    def step(params, grads, state, t):
+        new_params, new_state = [], []
+        for p, g, buf in zip(params, grads, state):
+            if p.ndim != 2:  # torch.optim.SGD(momentum): buf := g on the first step, then mu buf + g
+                buf = g if t == 1 else fallback_momentum * buf + g
+                new_params.append(p - fallback_lr * buf)
+                new_state.append(buf)
+                continue
+            buf = buf + (1 - momentum) * (g - buf)
+            update = orthogonalise(g + momentum * (buf - g) if nesterov else buf)
+            rows, cols = p.shape
+            if adjust_lr_fn == "match_rms_adamw":
+                ratio = 0.2 * np.sqrt(max(rows, cols))
+            else:
+                ratio = np.sqrt(max(1, rows / cols))
+            new_params.append(p * (1 - lr * weight_decay) - lr * ratio * update)
+            new_state.append(buf)
+        return [np.asarray(p, dtype=dtype) for p in new_params], new_state
+
+    return step, lambda params: [np.zeros_like(p) for p in params]
