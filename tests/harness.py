@@ -124,14 +124,17 @@ def assert_trajectories_close(ours, reference, rtol=1e-10, atol=1e-12):
 
 
 def assert_golden_is_live(golden, live):
-    """The committed golden trajectory is what the installed torch computes now.
+    """The committed golden trajectory is what its source library computes now.
 
-    Equal up to the last bits, not bit for bit: torch chooses its vector
-    kernels by CPU (AVX2, AVX-512), and they round the last place
-    differently (2e-16 relative after 26 steps of Adam between two Xeons).
-    A hand-edited or stale file is far outside this.
+    Equal up to the last bits of the trajectory's dtype (64 units of
+    rounding, relative), not bit for bit: torch chooses its vector kernels
+    by CPU (AVX2, AVX-512), and they round the last place differently (2e-16
+    relative after 26 steps of Adam between two Xeons); XLA's float32
+    reductions likewise (optax's SM3, 1e-7 after 5 steps).  A hand-edited or
+    stale file is far outside this.
     """
-    assert_trajectories_close(golden, live, rtol=1e-14, atol=1e-15)
+    eps = float(np.finfo(np.result_type(*golden[0])).eps)
+    assert_trajectories_close(golden, live, rtol=64 * eps, atol=8 * eps)
 
 
 def run_steps(rule, problem, start, stop, state=None, values=None, **hyper):
