@@ -35,11 +35,12 @@ from .core import (
     make_updates,
     new_state,
     parameter_mask,
+    parameter_of,
     step_counter,
     updates_and_params,
 )
 from .schedules import with_schedules
-from .rowsparse import all_finite, gated_update
+from .rowsparse import all_finite, all_finite_together, checks_every_row, gated_update
 from .registry import kind_of, update_wrapper
 from .transforms import global_norm
 
@@ -201,16 +202,38 @@ def skip_nonfinite(rule, check_updates=True):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
         inner = with_schedules(rule(grads, params))
-        checked = [all_finite(g) for g in grads]
-        if check_updates:
-            checked += [all_finite(e, v) for v, e in inner.items() if str(e.dtype).startswith("float")]
-        finite = pt.all(pt.stack(checked))
+        checked = inner if check_updates else {}
+        finite = pt.all(pt.stack(_finiteness_checks(grads, params, checked)))
         skipped, _ = step_counter("skip_nonfinite", name="skipped")
         updates = _gate(inner, finite)
         updates[skipped] = skipped + pt.cast(pt.invert(finite), skipped.dtype)
         return fuse_updates(updates)
 
     return guarded
+
+
+def _finiteness_checks(grads, params, updates):
+    """0-d booleans, all true when every gradient and every new floating-point value is finite.
+
+    A parameter's gradient, new value and new state of its shape are checked
+    together (one element-wise node and one reduction per parameter: a
+    node of each per variable made compile time grow with the state); row
+    updates, row-sparse gradients and other state are checked one by one.
+    """
+    together = OrderedDict((p, []) for p in params)
+    alone = []
+    for p, g in zip(params, grads):
+        (together[p] if checks_every_row(g) and g.type.broadcastable == p.type.broadcastable else alone).append(g)
+    for var, expr in updates.items():
+        if not str(expr.dtype).startswith("float"):
+            continue
+        owner = var if var in together else parameter_of(var)
+        if owner in together and checks_every_row(expr, var) and expr.type.broadcastable == owner.type.broadcastable:
+            together[owner].append(expr)
+        else:
+            alone.append((expr, var))
+    return [all_finite_together(exprs) for exprs in together.values() if exprs] + [
+        all_finite(*x) if isinstance(x, tuple) else all_finite(x) for x in alone]
 
 
 def skipped_steps(updates):
@@ -261,13 +284,15 @@ def lookahead(updates, params=None, sync_period=6, alpha=0.5):
 def _averages(updates, params, rule, average):
     updates, params = updates_and_params(updates, params, rule)
     counter, n = step_counter(rule, name="n")
+    first = pt.eq(n, 1)  # the first average is the first stepped value (torch's AveragedModel)
+    # the step's coefficients, computed once per dtype rather than once per parameter
+    averages = {dtype: average(n, dtype) for dtype in sorted({p.dtype for p in params})}
     for param in params:
         avg = new_state(param, rule, "average")
         avg.set_value(param.get_value())
         setattr(avg.tag, AVERAGE_OF, param)
         new = updates[param]
-        # the first average is the first stepped value (torch's AveragedModel)
-        updates[avg] = as_type_of(pt.switch(pt.eq(n, 1), new, average(avg, new, n, param.dtype)), avg)
+        updates[avg] = as_type_of(pt.switch(first, new, averages[param.dtype](avg, new)), avg)
     updates[counter] = n
     return fuse_updates(updates)
 
@@ -283,9 +308,10 @@ def exponential_moving_average(updates, params=None, decay=0.999):
     training; evaluate with them inside :func:`averaged_parameters`.
     """
 
-    def average(avg, new, n, dtype):
+    def average(n, dtype):
         d = as_hyperparameter(decay, dtype, "decay")
-        return d * avg + (1 - d) * new
+        keep = 1 - d
+        return lambda avg, new: d * avg + keep * new
 
     return _averages(updates, params, "ema", average)
 
@@ -301,8 +327,9 @@ def polyak_average(updates, params=None):
     Optim. 30(4).
     """
 
-    def average(avg, new, n, dtype):
-        return avg + (new - avg) / pt.cast(n, dtype)
+    def average(n, dtype):
+        count = pt.cast(n, dtype)
+        return lambda avg, new: avg + (new - avg) / count
 
     return _averages(updates, params, "polyak", average)
 

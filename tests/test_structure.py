@@ -316,6 +316,15 @@ def test_a_composition_adds_no_update_node_per_tensor(composition, name, compile
     assert len(large) <= 2 * len(bare) + 1
 
 
+@pytest.mark.parametrize("name", ["adam", "lamb"])
+def test_skip_nonfinite_tests_each_tensor_with_one_reduction(name, compiled_compositions):
+    """A parameter's gradient, new value and new state are tested for finiteness together:
+    one reduction per tensor (a 0-d one needs none) and one for the step, not one per variable."""
+    fgraph = compiled_compositions("skip_nonfinite", name, "c", 2).maker.fgraph
+    reductions = [n for n in fgraph.apply_nodes if type(n.op).__name__ == "All"]
+    assert len(reductions) == 2 * sum(len(s) > 0 for s in SHAPES) + 1
+
+
 @pytest.mark.parametrize("backend", list(REWRITES))
 @pytest.mark.parametrize("name", WRAPPED_RULES)
 @pytest.mark.parametrize("composition", list(COMPOSITIONS))

@@ -127,6 +127,21 @@ def test_skip_nonfinite_checks_the_new_values_too():
     assert p.get_value()[0] == pytest.approx(0.0) and symupdates.skipped_steps(updates).get_value() == 1
 
 
+def test_skip_nonfinite_checks_the_new_state_too():
+    """float32 gradients of 1e30: Adam's ``v`` overflows while the new parameters stay finite
+    (``m / sqrt(inf) = 0``), so only the state check can see it."""
+    p = pytensor.shared(np.array([1.0, 2.0], dtype="float32"), name="p")
+    g = pt.vector("g", dtype="float32")
+    updates = symupdates.skip_nonfinite(symupdates.adam(learning_rate=0.1))([g], [p])
+    new = pytensor.function([g], [updates[p]])(np.array([1e30, 0.0], dtype="float32"))[0]
+    assert np.all(np.isfinite(new))  # what the check of the parameter alone would let through
+    step = pytensor.function([g], [], updates=updates)
+    step(np.array([1e30, 0.0], dtype="float32"))
+    np.testing.assert_array_equal(p.get_value(), [1.0, 2.0])
+    assert symupdates.skipped_steps(updates).get_value() == 1
+    assert all(np.all(np.isfinite(v.get_value())) for v in symupdates.state_variables(updates))
+
+
 # ---------------------------------------------------------------------------
 # chain: clip -> weight decay -> adam -> lookahead
 
