@@ -129,8 +129,8 @@ def compile_training(spec):
     mode = mode_of(spec["backend"])
     x, y, loss, params, data = mlp(spec["n_tensors"])
     grads = pytensor.grad(loss, params)
-    if spec.get("updates", "adam" if spec.get("with_updates") else "none") != "none":
-        outputs, updates = loss, TRAINING_UPDATES[spec.get("updates", "adam")](grads, params)
+    if spec["updates"] != "none":
+        outputs, updates = loss, TRAINING_UPDATES[spec["updates"]](grads, params)
     else:
         outputs, updates = [loss] + grads, None
     compiled = {}

@@ -88,26 +88,35 @@ def compile_table(results, config):
 
 
 def training_table(results, config):
-    n = config["train_tensors"]
+    """Per backend, size and update set: cold and warm compile, and ratios to no updates and to the port."""
+    warm = config.get("train_warm_repeats", 0)
+    runs = ["first", "warm"] if warm else ["first"]
     rows = []
     for backend in config["train_backends"]:
-        without = results.find(kind="train", backend=backend, with_updates=False, run="first")
-        with_ = results.find(kind="train", backend=backend, with_updates=True, run="first")
-        row = [BACKEND_NAMES[backend], _cell(without, "s", "%.2f"), _cell(with_, "s", "%.2f")]
-        row.append(_ratio(with_["s"] if _ok(with_) else None, without["s"] if _ok(without) else None))
-        if config.get("train_warm_repeats", 0):
-            warm = [results.find(kind="train", backend=backend, with_updates=w, run="warm") for w in (False, True)]
-            row += [_cell(warm[0], "s", "%.2f"), _cell(warm[1], "s", "%.2f")]
-            row.append(_ratio(*[r["s"] if _ok(r) else None for r in warm][::-1]))
-        rows.append(row)
-    headers = ["backend", "loss+grads (s)", "loss+grads+Adam (s)", "ratio"]
-    if config.get("train_warm_repeats", 0):
-        headers += ["warm: loss+grads (s)", "warm: +Adam (s)", "warm ratio"]
+        for n in config["train_sizes"]:
+            base = {run: {u: results.value("s", kind="train", backend=backend, n_tensors=n, updates=u, run=run)
+                          for u in ("none", "port")} for run in runs}
+            for updates in config["train_updates"]:
+                row = [BACKEND_NAMES[backend], str(n), updates]
+                for run in runs:
+                    found = results.find(kind="train", backend=backend, n_tensors=n, updates=updates, run=run)
+                    s = found["s"] if _ok(found) else None
+                    row += [_cell(found, "s", "%.2f"), _ratio(s, base[run]["none"])]
+                    if "port" in config["train_updates"]:
+                        row.append(_ratio(s, base[run]["port"]))
+                rows.append(row)
+    headers = ["backend", "tensors", "updates"]
+    for run in runs:
+        label = "cold" if run == "first" else "warm"
+        headers += ["%s (s)" % label, "%s / none" % label] + (["%s / port" % label] if "port" in config["train_updates"] else [])
     return {
-        "title": "Training function of an MLP with %d parameter tensors: compile + first call" % n,
+        "title": "Training function of an MLP: compile + first call, cold%s" % (" and warm" if warm else ""),
         "headers": headers,
         "rows": rows,
-        "notes": ["Without updates the function returns the loss and the gradients; with updates, the loss and Adam's updates."],
+        "notes": ["none: the function returns the loss and the gradients; port: Adam written as Lasagne writes it, "
+                  "one graph per parameter; the others: the loss and the updates of symupdates' rules.",
+                  "cold: an empty compile directory and Numba cache; warm: a second process compiling the same "
+                  "function (the caches the first one filled)."],
     }
 
 
@@ -184,12 +193,13 @@ def targets_table(results, config, machine):
                          "%.2f s" % times[500] if times[500] is not None else "-"])
         if 500 in times and 1000 in times:
             rows.append(["compile growth 1000/500, %s" % BACKEND_NAMES[backend], "<= 2x", _ratio(times[1000], times[500])])
-    train_run = "warm" if config.get("train_warm_repeats", 0) else "first"
     for backend in config["train_backends"]:
-        w = results.value("s", kind="train", backend=backend, with_updates=True, run=train_run)
-        wo = results.value("s", kind="train", backend=backend, with_updates=False, run=train_run)
-        rows.append(["training compile with/without updates (%d tensors), %s" % (config["train_tensors"], BACKEND_NAMES[backend]),
-                     "<= 1.5x", _ratio(w, wo)])
+        for n in config["train_sizes"]:
+            for run in ("first", "warm") if config.get("train_warm_repeats", 0) else ("first",):
+                w = results.value("s", kind="train", backend=backend, n_tensors=n, updates="adam", run=run)
+                wo = results.value("s", kind="train", backend=backend, n_tensors=n, updates="none", run=run)
+                rows.append(["training compile adam / none (%d tensors, %s), %s"
+                             % (n, "cold" if run == "first" else "warm", BACKEND_NAMES[backend]), "<= 1.2x", _ratio(w, wo)])
     for rule in config["rules"]:
         for n, size in [tuple(layout) for layout in config["step_layouts"]]:
             fused = [results.value("ms", kind="step", impl="torch", variant="fused", rule=rule, n_tensors=n, size=size, threads=t)

@@ -7,7 +7,9 @@
 
 Workloads: compile time (pytensor.function + first call) of a rule's update
 graph for many tensors on the C, Numba and JAX backends; compile time of an
-MLP's training function with and without updates; step time of Adam and SGD
+MLP's training function at 20 to 500 tensors, cold and warm, without
+updates, with a plain Lasagne-style port of Adam, with Adam and with Adam
+wrapped (skip_nonfinite, chain(clip_by_global_norm, adamw), lookahead); step time of Adam and SGD
 with momentum against torch.optim (foreach and fused, 1 thread and all
 threads), optax (jax.jit, donated buffers), a hand-written parallel Numba
 loop and the memory-bandwidth limit.  Every measurement runs in its own
@@ -50,7 +52,9 @@ CONFIGS = {
     "full": {
         "compile_rule": "adam",
         "compile_sizes": [100, 500, 1000],
-        "train_tensors": 100,
+        "train_sizes": [20, 50, 100, 500],
+        "train_updates": ["none", "port", "adam", "skip_nonfinite(adam)", "chain(clip_by_global_norm,adamw)",
+                          "lookahead(adam)"],
         "step_layouts": [[1, 10_000_000], [50, 200_000], [500, 100]],
         "rules": ["adam", "momentum"],
         "threads": [1, CPUS],
@@ -61,7 +65,8 @@ CONFIGS = {
         # implementation in turn, and the median of the rounds is reported
         "step_rounds": 3,
         "warm_repeats": 2,
-        "train_warm_repeats": 2,
+        # warm: a second process compiling the same function (the disk caches filled by the first)
+        "train_warm_repeats": 1,
         "fresh_compiledir": True,
         "timeout_s": 300,
     },
@@ -69,7 +74,8 @@ CONFIGS = {
     "quick": {
         "compile_rule": "adam",
         "compile_sizes": [10, 20],
-        "train_tensors": 10,
+        "train_sizes": [10],
+        "train_updates": ["none", "port", "adam", "skip_nonfinite(adam)"],
         "step_layouts": [[1, 10_000_000], [100, 100]],
         "rules": ["adam"],
         "threads": [1, CPUS],
@@ -87,7 +93,8 @@ CONFIGS = {
     "tiny": {
         "compile_rule": "adam",
         "compile_sizes": [2, 4],
-        "train_tensors": 2,
+        "train_sizes": [2],
+        "train_updates": ["none", "adam"],
         "step_layouts": [[2, 1000]],
         "rules": ["adam"],
         "threads": [1],
@@ -268,7 +275,7 @@ class Run:
         self.config, self.sections, self.backends, self.peers = config, sections, backends, peers
         self.mem_limit_mb, self.verbose = mem_limit_mb, verbose
         self.results = []
-        self.failed_at = {}  # backend -> fewest tensors whose compile went over a limit
+        self.failed_at = {}  # (kind, backend) -> fewest tensors whose compile went over a limit
         self.template = self.source = None
 
     def log(self, message):
@@ -285,16 +292,16 @@ class Run:
         self.results += self._log_results(results)
         return results
 
-    def _skip_reason(self, backend, n_tensors):
-        failed = self.failed_at.get(backend)
+    def _skip_reason(self, backend, n_tensors, kind="compile"):
+        failed = self.failed_at.get((kind, backend))
         if failed is not None and n_tensors >= failed:
-            return "compile of %d tensors went over its limit on this backend" % failed
+            return "%s of %d tensors went over its limit on this backend" % (kind, failed)
         return None
 
     def _note_failure(self, result):
         if result["status"] in ("timeout", "killed"):
-            backend = result["backend"]
-            self.failed_at[backend] = min(self.failed_at.get(backend, result["n_tensors"]), result["n_tensors"])
+            key = (result["kind"], result["backend"])
+            self.failed_at[key] = min(self.failed_at.get(key, result["n_tensors"]), result["n_tensors"])
 
     # compile directories: a fresh one per measurement (cold cache) holds a copy
     # of a primed template, so that only the measured graph is compiled cold
@@ -315,14 +322,14 @@ class Run:
 
     def repeated(self, spec, warm_repeats):
         """A compile measurement: the first run, then warm runs in the same compile directory."""
-        reason = self._skip_reason(spec.get("backend"), spec["n_tensors"])
+        reason = self._skip_reason(spec.get("backend"), spec["n_tensors"], spec["kind"])
         if reason:
             return self._record([{**spec, "run": "first", "status": "skipped", "reason": reason}])
         compiledir = self.compiledir()
         try:
             first = self._record(run_worker([{**spec, "run": "first"}], self.config["timeout_s"], self.mem_limit_mb,
                                             compiledir=compiledir, log=self.log))[0]
-            if spec["impl"] == "symupdates" and spec["kind"] == "compile":
+            if spec["impl"] == "symupdates":
                 self._note_failure(first)
             if not warm_repeats or spec["impl"] != "symupdates":
                 return
@@ -358,13 +365,14 @@ class Run:
                                "rule": rule, "n_tensors": n}, 0)
 
     def train_section(self):
-        n = self.config["train_tensors"]
-        for backend in self.backends:
-            for with_updates in (False, True):
-                self.repeated({"id": "train/%s/%d/%s" % (backend, n, "adam" if with_updates else "no-updates"),
-                               "kind": "train", "impl": "symupdates", "rule": "adam", "backend": backend,
-                               "n_tensors": n, "with_updates": with_updates,
-                               "updates": "adam" if with_updates else "none"}, self.config["train_warm_repeats"])
+        """The training function of an MLP, compiled cold (a fresh compile directory
+        and Numba cache) then warm (a second process), with each update set."""
+        for n in self.config["train_sizes"]:
+            for backend in self.backends:
+                for updates in self.config["train_updates"]:
+                    self.repeated({"id": "train/%s/%d/%s" % (backend, n, updates), "kind": "train",
+                                   "impl": "symupdates", "backend": backend, "n_tensors": n, "updates": updates},
+                                  self.config["train_warm_repeats"])
 
     def step_section(self):
         compiledir = self.compiledir()

@@ -90,15 +90,18 @@ def test_over_time_limit_is_reported_as_timeout():
 
 def test_compile_and_training_tables_from_results():
     config = dict(run.CONFIGS["full"], sections=["compile", "train"], compile_backends=["c"],
-                  train_backends=["c"], step_backends=["c"], peers=[])
+                  train_backends=["c"], step_backends=["c"], peers=[], train_sizes=[20])
     results = [
         {"kind": "compile", "impl": "symupdates", "backend": "c", "n_tensors": 100, "run": "first", "status": "ok", "s": 1.0, "peak_mb": 10.0, "nodes": 3},
         {"kind": "compile", "impl": "symupdates", "backend": "c", "n_tensors": 500, "run": "first", "status": "ok", "s": 2.0, "peak_mb": 20.0, "nodes": 3},
         {"kind": "compile", "impl": "symupdates", "backend": "c", "n_tensors": 1000, "run": "first", "status": "timeout"},
         {"kind": "compile", "impl": "symupdates", "backend": "c", "n_tensors": 500, "run": "warm", "status": "ok", "s": 0.5, "peak_mb": 5.0, "nodes": 3},
         {"kind": "compile", "impl": "symupdates", "backend": "c", "n_tensors": 1000, "run": "warm", "status": "ok", "s": 1.5, "peak_mb": 6.0, "nodes": 3},
-        {"kind": "train", "backend": "c", "with_updates": False, "run": "first", "status": "ok", "s": 2.0},
-        {"kind": "train", "backend": "c", "with_updates": True, "run": "first", "status": "ok", "s": 3.0},
+        {"kind": "train", "backend": "c", "n_tensors": 20, "updates": "none", "run": "first", "status": "ok", "s": 2.0},
+        {"kind": "train", "backend": "c", "n_tensors": 20, "updates": "port", "run": "first", "status": "ok", "s": 4.0},
+        {"kind": "train", "backend": "c", "n_tensors": 20, "updates": "adam", "run": "first", "status": "ok", "s": 3.0},
+        {"kind": "train", "backend": "c", "n_tensors": 20, "updates": "none", "run": "warm", "status": "ok", "s": 1.0},
+        {"kind": "train", "backend": "c", "n_tensors": 20, "updates": "adam", "run": "warm", "status": "timeout"},
     ]
     machine = {"cpus": 2}
     compile_table, train_table, targets = report.build_tables({"results": results, "config": config, "machine": machine})
@@ -106,6 +109,12 @@ def test_compile_and_training_tables_from_results():
     assert first == ["C (cvm)", "first run", "1.00", "2.00", "timeout", "-", "timeout", "timeout"]
     assert warm == ["C (cvm)", "warm", "-", "0.50", "1.50", "3.00x", "6", "3"]
     assert optax[0].startswith("optax") and optax[2:5] == ["-", "-", "-"]
-    assert train_table["rows"][0][:4] == ["C (cvm)", "2.00", "3.00", "1.50x"]
+    none, port, adam = train_table["rows"][:3]
+    assert train_table["headers"][3:] == ["cold (s)", "cold / none", "cold / port", "warm (s)", "warm / none",
+                                          "warm / port"]
+    assert adam[:3] == ["C (cvm)", "20", "adam"]
+    assert adam[3:] == ["3.00", "1.50x", "0.75x", "timeout", "-", "-"]
+    assert port[3:6] == ["4.00", "2.00x", "1.00x"] and none[4] == "1.00x"
+    assert ["training compile adam / none (20 tensors, cold), C (cvm)", "<= 1.2x", "1.50x"] in targets["rows"]
     assert ["compile, 500 tensors, C (cvm)", "<= 3 s", "0.50 s"] in targets["rows"]
     assert ["compile growth 1000/500, C (cvm)", "<= 2x", "3.00x"] in targets["rows"]
