@@ -193,8 +193,8 @@ def test_an_argument_no_value_provides_is_refused_before_any_state(no_new_shared
         return velocity, param
 
     with pytest.raises(TypeError, match=r"argument 'mommentum' of formula names no value.*momentum"):
-        elementwise_rule(formula, [p * 0 for p in params], params, "typo", slots=["velocity"], lr=0.1,
-                         momentum=0.9)
+        elementwise_rule(formula, [p * 0 for p in params], params, "typo", slots=["velocity"], counter=True,
+                         scalar_slots=[("total", 0.0)], lr=0.1, momentum=0.9)
 
 
 def test_a_value_an_earlier_stage_does_not_return_is_refused(no_new_shared):

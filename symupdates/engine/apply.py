@@ -181,15 +181,16 @@ def elementwise_rule(formula, loss_or_grads, params, rule, slots=(), counter=Fal
     stages = [elementwise(formula, returns=(*names, "param"))] if callable(formula) else list(formula)
     own_counter = counter is True
     rule_values = dict(hyper)
-    if counter is not False:
-        count, rule_values["t"] = step_counter(rule) if own_counter else counter
     scalars = [(name, init) for name, init in scalar_slots]
-    rule_values.update((name, None) for name, _ in scalars)  # placeholders: bound before state exists
+    # placeholders: the stages' arguments are bound before any state exists
+    rule_values.update((name, None) for name in ["t"] * (counter is not False) + [name for name, _ in scalars])
     tensors = [OrderedDict([("param", p), ("grad", g), ("index", i)] + [(name, None) for name in names])
                for i, (p, g) in enumerate(zip(params, grads))]
     values = Values(rule, params, tensors, rule_values)
     check_bindings(stages, values)
 
+    if counter is not False:
+        count, rule_values["t"] = step_counter(rule) if own_counter else counter
     states = [OrderedDict([(name, new_slot(p, rule, spec)) for name, spec in zip(names, slots)] + [("param", p)])
               for p in params]
     for tensor, state in zip(tensors, states):
