@@ -314,8 +314,8 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
     so state files and ``get_state_values`` work alike with and without
     ``lazy``.
     """
-    from .core import check_hyperparameters, check_params, get_or_compute_grads, make_updates, new_state, param_label, step_counter
-    from .engine.apply import elementwise_rule, elementwise_updates, elementwise_values
+    from .core import check_hyperparameters, check_params, get_or_compute_grads, make_updates, param_label, step_counter
+    from .engine.apply import elementwise_rule, elementwise_updates, elementwise_values, new_slot, slot_spec
     from .engine.stages import ARGUMENT_NAMES
     from .rules.options import check_switch
 
@@ -327,9 +327,9 @@ def lazy_elementwise_rule(formula, loss_or_grads, params, rule, lazy=False, slot
     if all(t is None for t in touched):
         return elementwise_rule(formula, grads, params, rule, slots=slots, counter=counter, **hyper)
     check_hyperparameters(params, **{ARGUMENT_NAMES.get(k, k): v for k, v in hyper.items()})
-    slots = [(s, 0.0) if isinstance(s, str) else tuple(s) for s in slots]
-    names = [name for name, _ in slots]
-    states = [[new_state(p, rule, name, init) for name, init in slots] for p in params]
+    slots = [slot_spec(s) for s in slots]
+    names = [name for name, _, _ in slots]
+    states = [[new_slot(p, rule, spec) for spec in slots] for p in params]
 
     def positional(param, grad, *state, **rule_values):  # the engine binds a formula's arguments by name
         return formula(param=param, grad=grad, **dict(zip(names, state)), **rule_values)

@@ -222,18 +222,20 @@ def _finiteness_checks(grads, params, updates):
     """
     together = OrderedDict((p, []) for p in params)
     alone = []
-    for p, g in zip(params, grads):
-        (together[p] if checks_every_row(g) and g.type.broadcastable == p.type.broadcastable else alone).append(g)
-    for var, expr in updates.items():
-        if not str(expr.dtype).startswith("float"):
-            continue
-        owner = var if var in together else parameter_of(var)
+
+    def check(expr, var, owner):
         if owner in together and checks_every_row(expr, var) and expr.type.broadcastable == owner.type.broadcastable:
             together[owner].append(expr)
         else:
             alone.append((expr, var))
+
+    for p, g in zip(params, grads):
+        check(g, None, p)
+    for var, expr in updates.items():
+        if str(expr.dtype).startswith("float"):
+            check(expr, var, var if var in together else parameter_of(var))
     return [all_finite_together(exprs) for exprs in together.values() if exprs] + [
-        all_finite(*x) if isinstance(x, tuple) else all_finite(x) for x in alone]
+        all_finite(expr, var) for expr, var in alone]
 
 
 def skipped_steps(updates):

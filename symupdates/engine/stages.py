@@ -165,7 +165,7 @@ def _run_elementwise(stage, values, state):
 
     tensor_names, rule_names = values.binding(stage)
     groups = OrderedDict()
-    rows, like, widths = [], [], []
+    rows, like = [], []
     for i, tensor in enumerate(values.tensors):
         entries = [entries_of(tensor[n]) for n in tensor_names]
         row = tuple(pt.as_tensor_variable(x) for entry in entries for x in entry)
@@ -176,8 +176,8 @@ def _run_elementwise(stage, values, state):
                             "per_tensor stage" % (values.rule, stage.fn.__name__, stage.returns))
         rows.append(row)
         like.append(out_like)
-        widths.append(tuple(len(e) if isinstance(tensor[n], tuple) else None for e, n in zip(entries, tensor_names)))
-        key = (tuple(x.dtype for x in row), tuple(v.dtype for v in out_like), widths[-1])
+        widths = tuple(len(e) if isinstance(tensor[n], tuple) else None for e, n in zip(entries, tensor_names))
+        key = (tuple(x.dtype for x in row), tuple(v.dtype for v in out_like), widths)
         groups.setdefault(key, []).append(i)
 
     for (input_dtypes, output_dtypes, width), indices in groups.items():
