@@ -454,6 +454,7 @@ def parse_args(argv):
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset of: %s" % ", ".join(SECTIONS))
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of: %s" % ", ".join(BACKENDS))
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated subset of: %s" % ", ".join(PEERS))
+    parser.add_argument("--train-sizes", help="comma-separated numbers of tensors of the train section (default by mode)")
     parser.add_argument("--timeout", type=float, help="seconds allowed per measurement (default by mode)")
     parser.add_argument("--step-rounds", type=int, help="rounds of step measurements (default by mode)")
     parser.add_argument("--mem-limit-gb", type=float, default=8.0, help="memory allowed per measurement process")
@@ -479,6 +480,8 @@ def main(argv=None):
             config["timeout_s"] = args.timeout
         if args.step_rounds:
             config["step_rounds"] = args.step_rounds
+        if args.train_sizes:
+            config["train_sizes"] = [int(n) for n in args.train_sizes.split(",")]
         config.update(sections=args.sections, compile_backends=args.backends, train_backends=args.backends,
                       step_backends=args.backends, peers=args.peers)
         machine = describe_machine(args.mode)

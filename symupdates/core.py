@@ -36,8 +36,6 @@ __all__ = [
 #: Attribute set on the ``tag`` of every shared variable this package creates
 #: as optimizer state; its value is ``(rule, slot)``.
 STATE_TAG = "symupdates_state"
-#: On a state variable shaped like its parameter: that parameter.
-PARAMETER_TAG = "symupdates_parameter"
 
 #: Attribute set on the ``tag`` of a step counter created by a schedule; its
 #: value is the counter's next value (see :mod:`symupdates.schedules`).
@@ -427,8 +425,7 @@ def new_state(param, rule, slot, init=0.0, shape=None, dtype=None, static_shape=
     tagged as optimizer state for :func:`symupdates.get_state_values`.
     """
     value = param.get_value(borrow=True)
-    shaped_like_param = shape is None
-    if shaped_like_param:
+    if shape is None:
         shape = value.shape
         if static_shape is None:
             static_shape = param.type.shape
@@ -438,14 +435,7 @@ def new_state(param, rule, slot, init=0.0, shape=None, dtype=None, static_shape=
         name="%s.%s.%s" % (param_label(param), rule, slot),
         shape=static_shape if static_shape is not None else (None,) * len(shape),
     )
-    if shaped_like_param:
-        setattr(var.tag, PARAMETER_TAG, param)
     return tag_state(var, rule, slot)
-
-
-def parameter_of(var):
-    """The parameter a state variable is shaped like (see :func:`new_state`), None for others."""
-    return getattr(getattr(var, "tag", None), PARAMETER_TAG, None)
 
 
 def new_global_state(rule, slot, init=0.0, dtype="float64"):

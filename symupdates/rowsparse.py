@@ -32,10 +32,9 @@ from pytensor.tensor.exceptions import NotScalarConstantError
 from pytensor.tensor.shape import Shape
 from pytensor.tensor.subtensor import AdvancedIncSubtensor, AdvancedIncSubtensor1
 
-from .engine.workarounds import isfinite
 
-__all__ = ["RowGradient", "as_dense_gradient", "touched_rows", "squared_norm", "all_finite", "all_finite_together",
-           "checks_every_row", "gated_update"]
+__all__ = ["RowGradient", "as_dense_gradient", "touched_rows", "squared_norm", "checked_part",
+           "gated_update"]
 
 
 #: The distinct rows a gradient touches (int64 vector) and their summed gradient rows (rows x columns).
@@ -260,33 +259,14 @@ def _row_update(var, expr):
     return None if rows is None else (rows, node.inputs[1])
 
 
-def all_finite(expr, var=None):
-    """``all(isfinite(expr))``; of the new rows only for a row update of ``var``, and of the
-    touched rows only for a row-sparse gradient."""
+def checked_part(expr, var=None):
+    """What of ``expr`` must be finite: the new rows of a row update of ``var``, the touched
+    rows of a row-sparse gradient, else all of it."""
     row_update = _row_update(var, expr) if var is not None else None
     if row_update is not None:
-        return pt.all(isfinite(row_update[1]))
+        return row_update[1]
     rows = touched_rows(expr, expr, warn=False) if expr.ndim == 2 else None
-    return pt.all(isfinite(expr if rows is None else rows.values))
-
-
-def checks_every_row(expr, var=None):
-    """True where :func:`all_finite` checks all of ``expr``: not a row update of ``var``,
-    not a row-sparse gradient."""
-    if var is not None and _row_update(var, expr) is not None:
-        return False
-    return expr.ndim != 2 or touched_rows(expr, expr, warn=False) is None
-
-
-def all_finite_together(exprs):
-    """``all(isfinite(x))`` for all ``exprs`` (of one shape) at once: one element-wise
-    node and one reduction, not one of each per expression."""
-    scalars = [ps.get_scalar_type(x.dtype)() for x in exprs]
-    finite = [ps.invert(ps.or_(ps.isnan(x), ps.isinf(x))) for x in scalars]
-    every = finite[0]
-    for f in finite[1:]:
-        every = ps.and_(every, f)
-    return pt.all(Elemwise(ps.Composite(scalars, [every]))(*exprs))
+    return expr if rows is None else rows.values
 
 
 def gated_update(var, expr, condition):

@@ -35,12 +35,12 @@ from .core import (
     make_updates,
     new_state,
     parameter_mask,
-    parameter_of,
     step_counter,
     updates_and_params,
 )
 from .schedules import with_schedules
-from .rowsparse import all_finite, all_finite_together, checks_every_row, gated_update
+from .engine.finite import all_finite
+from .rowsparse import checked_part, gated_update
 from .registry import kind_of, update_wrapper
 from .transforms import global_norm
 
@@ -202,40 +202,16 @@ def skip_nonfinite(rule, check_updates=True):
         params = check_params(params)
         grads = get_or_compute_grads(loss_or_grads, params)
         inner = with_schedules(rule(grads, params))
-        checked = inner if check_updates else {}
-        finite = pt.all(pt.stack(_finiteness_checks(grads, params, checked)))
+        checked = [checked_part(g) for g in grads]
+        if check_updates:
+            checked += [checked_part(expr, var) for var, expr in inner.items() if str(expr.dtype).startswith("float")]
+        finite = all_finite(checked)
         skipped, _ = step_counter("skip_nonfinite", name="skipped")
         updates = _gate(inner, finite)
         updates[skipped] = skipped + pt.cast(pt.invert(finite), skipped.dtype)
         return fuse_updates(updates)
 
     return guarded
-
-
-def _finiteness_checks(grads, params, updates):
-    """0-d booleans, all true when every gradient and every new floating-point value is finite.
-
-    A parameter's gradient, new value and new state of its shape are checked
-    together (one element-wise node and one reduction per parameter: a
-    node of each per variable made compile time grow with the state); row
-    updates, row-sparse gradients and other state are checked one by one.
-    """
-    together = OrderedDict((p, []) for p in params)
-    alone = []
-
-    def check(expr, var, owner):
-        if owner in together and checks_every_row(expr, var) and expr.type.broadcastable == owner.type.broadcastable:
-            together[owner].append(expr)
-        else:
-            alone.append((expr, var))
-
-    for p, g in zip(params, grads):
-        check(g, None, p)
-    for var, expr in updates.items():
-        if str(expr.dtype).startswith("float"):
-            check(expr, var, var if var in together else parameter_of(var))
-    return [all_finite_together(exprs) for exprs in together.values() if exprs] + [
-        all_finite(expr, var) for expr, var in alone]
 
 
 def skipped_steps(updates):

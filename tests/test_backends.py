@@ -131,3 +131,38 @@ def test_large_tensors_split_over_the_cores(name, backend, dtype):
     expected = numpy_trajectory(step, problem, init_state)
     assert_trajectories_close([[np.asarray(v) for v in step] for step in ours], expected, **TOLERANCE[dtype])
     assert all(not np.array_equal(v, i) for v, i in zip(expected[-1], problem["init"]))
+
+
+
+def _strided(bad_column):
+    """A (3, 4) float32 view of every other column of a (3, 8) array with NaN in ``bad_column`` of row 1."""
+    base = np.arange(24, dtype="float32").reshape(3, 8)
+    base[1, bad_column] = np.nan
+    return base[:, ::2]
+
+
+ALL_FINITE_VALUES = [
+    _strided(bad_column=3),  # the NaN is between the view's elements: finite
+    np.linspace(-3e38, 3e38, 7, dtype="float32"),  # near the largest float32
+    np.arange(24, dtype="float64").reshape(2, 3, 4),
+    np.asarray(1e308, dtype="float64"),  # 0-d
+]
+
+
+@pytest.mark.parametrize("backend", ["py", "C", "c|py", *BACKENDS])
+def test_all_finite_on_every_backend(backend):
+    """AllFinite against np.isfinite: all finite, then NaN, +inf or -inf in each input in turn
+    (and in a strided view)."""
+    from symupdates.engine.finite import all_finite
+
+    modes = dict(BACKENDS, py=lambda: Mode(linker="py"), C=lambda: "C", **{"c|py": lambda: Mode(linker="c|py")})
+    xs = [pytensor.tensor.tensor(dtype=v.dtype, shape=(None,) * v.ndim) for v in ALL_FINITE_VALUES]
+    f = pytensor.function(xs, all_finite(xs), mode=modes[backend]())
+    cases = [list(ALL_FINITE_VALUES), [_strided(bad_column=2)] + ALL_FINITE_VALUES[1:]]
+    for k, bad in enumerate([np.nan, np.inf, -np.inf, np.nan]):
+        values = [np.array(v, copy=True) for v in ALL_FINITE_VALUES]
+        values[k].flat[values[k].size // 2] = bad
+        cases.append(values)
+    expected = [all(np.isfinite(v).all() for v in values) for values in cases]
+    assert expected == [True] + [False] * 5
+    assert [bool(f(*values)) for values in cases] == expected

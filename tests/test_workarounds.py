@@ -60,20 +60,6 @@ def test_pytorch_scalar_ops_run_with_the_workarounds():
     np.testing.assert_array_equal(pytensor.function([x], z, mode="PYTORCH")(value), expected)
 
 
-def test_isfinite_workaround_is_for_pytensor_2_only():
-    x = pt.vector("x")
-    if PYTENSOR_MAJOR >= 3:  # switched off: PyTensor's own function
-        assert workarounds.isfinite(x).owner.op == pt.isfinite(x).owner.op
-    else:
-        assert not hasattr(pt, "isfinite"), "PyTensor 2 has pt.isfinite now: workarounds.isfinite may go"
-    value = np.array([1.0, np.inf, -np.inf, np.nan])
-    np.testing.assert_array_equal(pytensor.function([x], workarounds.isfinite(x))(value), np.isfinite(value))
-
-
-# ---------------------------------------------------------------------------
-# the C VM's garbage collection
-
-
 def test_cvm_still_scans_its_outputs_upstream():
     pytensor.function([], [], mode="CVM")  # PyTensor imports its C VM: the workaround decides
     assert workarounds.upstream_cvm_scans_outputs(), (

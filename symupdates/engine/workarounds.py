@@ -294,16 +294,3 @@ def one_output_per_node(dependencies, var_owner):
             row.append(var)
         kept.append(row)
     return kept
-
-
-# ---------------------------------------------------------------------------
-# PyTensor 2.38.x only
-
-
-def isfinite(x):
-    """``pt.isfinite(x)``; PyTensor 2.38 has no such function (3.0 has)."""
-    import pytensor.tensor as pt
-
-    if hasattr(pt, "isfinite"):
-        return pt.isfinite(x)
-    return ~(pt.isnan(x) | pt.isinf(x))

@@ -17,7 +17,8 @@ import threading
 import pytensor
 from pytensor import config
 
-__all__ = ["c_kernel_available", "c_kernel_source", "c_kernel_module", "compiled_module", "use_openmp"]
+__all__ = ["c_kernel_available", "c_kernel_source", "c_kernel_module", "compiled_module", "use_openmp",
+           "all_finite_source", "all_finite_module"]
 
 
 _C_TYPES = {
@@ -162,6 +163,22 @@ def c_kernel_module(op, node):
         "symupdates_mt_", lambda name: _module_code(op, name), flags,
         libs=list(composite.c_libraries()) + (["gomp"] if use_openmp() else []),
         include_dirs=list(composite.c_header_dirs()), lib_dirs=list(composite.c_lib_dirs()),
+    )
+
+
+def all_finite_source():
+    """The scan of :class:`~symupdates.engine.finite.AllFinite` (``all_finite.c``)."""
+    return _template("all_finite.c")
+
+
+def all_finite_module():
+    """The compiled extension module of AllFinite's VM thunk (one for every node)."""
+    headers = ["#define PY_SSIZE_T_CLEAN", "#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION",
+               "#include <numpy/arrayobject.h>"]
+    return compiled_module(
+        "symupdates_af_",
+        lambda name: "\n".join(headers + [all_finite_source(), _template("all_finite_module.c") % dict(module=name)]),
+        ["-O3", "-fno-math-errno"],
     )
 
 

@@ -5,6 +5,7 @@ backend (see :mod:`symupdates.engine.backends`).
 """
 
 from .. import workarounds
+from ..finite import AllFinite
 from ..op import MultiElemwise, reference_position, row_slices
 
 
@@ -42,3 +43,10 @@ def register():
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return multi_elemwise
+
+    @jax_funcify.register(AllFinite)
+    def jax_funcify_AllFinite(op, node, **kwargs):
+        def all_finite(*inputs):
+            return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in inputs]))
+
+        return all_finite

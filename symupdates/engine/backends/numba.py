@@ -19,6 +19,7 @@ import numpy as np
 from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.rewriting.basic import GraphRewriter
 
+from ..finite import AllFinite
 from ..op import PARALLEL_MIN_SIZE, MultiElemwise, reference_position, row_slices, scalar_node
 
 
@@ -144,6 +145,18 @@ def register():
         ns = dict(env, np=np)
         exec("\n".join(lines), ns)
         return numba_njit(ns["multi_elemwise"])
+
+    @register_funcify_and_cache_key(AllFinite)
+    def numba_funcify_AllFinite(op, node, **kwargs):
+        names = ["x%d" % k for k in range(len(node.inputs))]
+        lines = ["def all_finite(%s):" % ", ".join(names)]
+        for name in names:
+            lines += ["    for v in %s.ravel():" % name, "        if not np.isfinite(v):", "            return np.asarray(False)"]
+        lines.append("    return np.asarray(True)")
+        ns = {"np": np}
+        exec("\n".join(lines), ns)
+        key = sha256(str(("symupdates.AllFinite", CACHE_VERSION, len(names))).encode()).hexdigest()
+        return numba_njit(ns["all_finite"]), key
 
 
 class SplitRows(GraphRewriter):

@@ -9,6 +9,7 @@ import pytensor.scalar as ps
 from pytensor.graph.basic import Constant
 
 from .. import workarounds
+from ..finite import AllFinite
 from ..op import MultiElemwise, reference_position, row_slices
 
 
@@ -94,3 +95,10 @@ def register():
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return multi_elemwise
+
+    @pytorch_funcify.register(AllFinite)
+    def pytorch_funcify_AllFinite(op, node, **kwargs):
+        def all_finite(*inputs):
+            return torch.stack([torch.isfinite(x).all() for x in inputs]).all()
+
+        return all_finite
